@@ -1,0 +1,101 @@
+"""Test personas, API clients and test-speed settings shared by every app."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+PERSONAS = ("alice", "bob", "carol", "dave", "mallory")
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Generous limits so suites do not trip them; throttle tests set their own.
+    settings.API_RATES = {scope: "100000/min" for scope in settings.API_RATES}
+    if not os.environ.get("REDIS_URL"):
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        }
+    from medikeep.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db):
+    from medikeep.accounts.tests.factories import UserFactory
+
+    return UserFactory
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user(username="alice", first_name="Alice", last_name="Owner")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user(username="bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user(username="carol")
+
+
+@pytest.fixture
+def dave(make_user):
+    return make_user(username="dave")
+
+
+@pytest.fixture
+def mallory(make_user):
+    return make_user(username="mallory")
+
+
+@pytest.fixture
+def admin_user(db):
+    from medikeep.accounts.tests.factories import AdminFactory
+
+    return AdminFactory(username="root")
+
+
+@pytest.fixture
+def anon():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def client_for(db):
+    """client_for(user) -> an APIClient that sends that user's bearer token."""
+    from rest_framework.test import APIClient
+
+    from medikeep.accounts.tokens import issue_tokens
+
+    def build(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_tokens(user).access_token}")
+        client.user = user
+        return client
+
+    return build
+
+
+@pytest.fixture
+def alice_api(client_for, alice):
+    return client_for(alice)

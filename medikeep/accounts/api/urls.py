@@ -1,0 +1,14 @@
+from django.urls import path
+
+from medikeep.accounts.api import views
+
+urlpatterns = [
+    path("auth/registration-status", views.RegistrationStatusView.as_view()),
+    path("auth/register", views.RegisterView.as_view()),
+    path("auth/login", views.LoginView.as_view()),
+    path("auth/refresh", views.RefreshView.as_view()),
+    path("auth/logout", views.LogoutView.as_view()),
+    path("auth/change-password", views.ChangePasswordView.as_view()),
+    path("users/me", views.MeView.as_view()),
+    path("users/me/preferences", views.PreferencesView.as_view()),
+]

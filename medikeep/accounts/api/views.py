@@ -1,0 +1,219 @@
+"""Authentication and the signed-in user's own account."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import TokenError
+
+from medikeep.accounts import services, tokens
+from medikeep.accounts.api import serializers as s
+from medikeep.accounts.selectors import preference_of, registration_enabled
+from medikeep.api.exceptions import UnauthorizedError
+from medikeep.api.views import ApiView
+from medikeep.middleware import client_ip
+
+security_log = logging.getLogger("medikeep.security")
+
+INVALID_CREDENTIALS = "Incorrect username or password."
+
+
+def _set_session_cookie(response: Response, issued: tokens.IssuedTokens) -> None:
+    response.set_cookie(
+        settings.AUTH_COOKIE_NAME,
+        issued.access_token,
+        max_age=issued.access_lifetime_seconds,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.AUTH_COOKIE_SECURE,
+        domain=settings.AUTH_COOKIE_DOMAIN,
+        path="/",
+    )
+
+
+def _token_body(issued: tokens.IssuedTokens, user) -> dict:
+    return {
+        "access_token": issued.access_token,
+        "token_type": "bearer",
+        "session_timeout_minutes": issued.session_timeout_minutes,
+        "expires_in": issued.access_lifetime_seconds,
+        "must_change_password": user.must_change_password,
+        "refresh_token": issued.refresh_token,
+    }
+
+
+class RegistrationStatusView(ApiView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(responses=s.RegistrationStatusSerializer, tags=["auth"])
+    def get(self, request):
+        enabled = registration_enabled()
+        message = None if enabled else "Registration is currently disabled. Ask your administrator."
+        return Response({"registration_enabled": enabled, "message": message})
+
+
+class RegisterView(ApiView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "auth"
+
+    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, tags=["auth"])
+    def post(self, request):
+        serializer = s.RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(ApiView):
+    """OAuth2-style password form (JSON accepted too). Never tells whether a name exists."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "auth"
+
+    @extend_schema(request=s.LoginSerializer, responses=s.TokenResponseSerializer, tags=["auth"])
+    def post(self, request):
+        serializer = s.LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"].strip().lower()
+        user = authenticate(
+            request, username=username, password=serializer.validated_data["password"]
+        )
+        if user is None:
+            security_log.warning("failed login for %r from %s", username, client_ip(request))
+            raise UnauthorizedError(INVALID_CREDENTIALS)
+        if not user.is_active:
+            raise UnauthorizedError("This account has been deactivated. Contact your administrator.")
+        services.user_login(user=user)
+        issued = tokens.issue_tokens(user)
+        response = Response(_token_body(issued, user))
+        _set_session_cookie(response, issued)
+        return response
+
+
+class RefreshView(ApiView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_scope = "auth"
+
+    @extend_schema(request=s.RefreshSerializer, responses=s.TokenResponseSerializer, tags=["auth"])
+    def post(self, request):
+        serializer = s.RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            user, issued = tokens.refresh_access(serializer.validated_data["refresh_token"])
+        except TokenError as exc:
+            raise UnauthorizedError(f"Refresh token refused: {exc}") from exc
+        response = Response(_token_body(issued, user))
+        _set_session_cookie(response, issued)
+        return response
+
+
+class LogoutView(ApiView):
+    """Ends the session: the refresh token is revoked, so are its access tokens."""
+
+    permission_classes = [AllowAny]
+    allowed_while_password_change_required = True
+
+    def perform_authentication(self, request):
+        # A stale or revoked token must not stop anyone from logging out.
+        try:
+            request.user  # noqa: B018
+        except AuthenticationFailed:
+            request._not_authenticated()
+
+    @extend_schema(request=s.LogoutSerializer, responses=s.LogoutResponseSerializer, tags=["auth"])
+    def post(self, request):
+        serializer = s.LogoutSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        if request.auth is not None and hasattr(request.auth, "get"):
+            tokens.revoke_session(request.auth.get("sid", ""))
+        if serializer.validated_data.get("refresh_token"):
+            tokens.revoke_refresh_token(serializer.validated_data["refresh_token"])
+        response = Response(
+            {"status": "success", "data": {}, "message": "Logged out successfully"}
+        )
+        response.delete_cookie(
+            settings.AUTH_COOKIE_NAME, path="/", domain=settings.AUTH_COOKIE_DOMAIN, samesite="Lax"
+        )
+        return response
+
+
+class ChangePasswordView(ApiView):
+    permission_classes = [IsAuthenticated]
+    allowed_while_password_change_required = True
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=s.ChangePasswordSerializer, responses=s.TokenResponseSerializer, tags=["auth"]
+    )
+    def post(self, request):
+        serializer = s.ChangePasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_change(user=request.user, **serializer.validated_data)
+        # Every earlier token is void now; hand this client fresh ones so it stays signed in.
+        issued = tokens.issue_tokens(request.user)
+        body = {"message": "Password changed successfully", **_token_body(issued, request.user)}
+        response = Response(body)
+        _set_session_cookie(response, issued)
+        return response
+
+
+class MeView(ApiView):
+    permission_classes = [IsAuthenticated]
+    allowed_while_password_change_required = True
+
+    @extend_schema(responses=s.UserSerializer, tags=["users"])
+    def get(self, request):
+        return Response(s.UserSerializer(request.user).data)
+
+    @extend_schema(request=s.ProfileUpdateSerializer, responses=s.UserSerializer, tags=["users"])
+    def put(self, request):
+        serializer = s.ProfileUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update_profile(
+            user=request.user, changes=services.ProfileChanges(**serializer.validated_data)
+        )
+        return Response(s.UserSerializer(user).data)
+
+    @extend_schema(responses=s.DeletionResultSerializer, tags=["users"])
+    def delete(self, request):
+        result = services.user_delete_account(user=request.user)
+        response = Response(
+            {
+                "message": "Account and all associated data deleted successfully",
+                "deleted_user_id": result.deleted_user_id,
+                "deleted_patient_id": result.deleted_patient_id,
+                "deletion_summary": result.deletion_summary,
+            }
+        )
+        response.delete_cookie(settings.AUTH_COOKIE_NAME, path="/", samesite="Lax")
+        return response
+
+
+class PreferencesView(ApiView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=s.PreferenceSerializer, tags=["users"])
+    def get(self, request):
+        return Response(s.PreferenceSerializer(preference_of(request.user)).data)
+
+    @extend_schema(request=s.PreferenceSerializer, responses=s.PreferenceSerializer, tags=["users"])
+    def put(self, request):
+        serializer = s.PreferenceSerializer(
+            preference_of(request.user), data=request.data, partial=True
+        )
+        serializer.is_valid(raise_exception=True)
+        preference = services.preferences_update(
+            user=request.user, values=serializer.validated_data
+        )
+        return Response(s.PreferenceSerializer(preference).data)

@@ -1,0 +1,30 @@
+from django.db import models
+
+
+class UserRole(models.TextChoices):
+    USER = "user", "User"
+    ADMIN = "admin", "Administrator"
+
+
+class UserAuthMethod(models.TextChoices):
+    LOCAL = "local", "Local password"
+    SSO = "sso", "Single sign-on"
+    HYBRID = "hybrid", "Password and single sign-on"
+
+
+class PreferenceTheme(models.TextChoices):
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+    AUTO = "auto", "Follow the system"
+
+
+class PreferenceUnitSystem(models.TextChoices):
+    IMPERIAL = "imperial", "Imperial"
+    METRIC = "metric", "Metric"
+
+
+class PreferenceDateFormat(models.TextChoices):
+    MDY = "mdy", "MM/DD/YYYY"
+    DMY = "dmy", "DD/MM/YYYY"
+    DMY_DOT = "dmy_dot", "DD.MM.YYYY"
+    YMD = "ymd", "YYYY-MM-DD"

@@ -1,0 +1,225 @@
+"""Account changes: registration, passwords, profile, preferences, deletion, the first admin."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from medikeep.accounts.choices import UserAuthMethod, UserRole
+from medikeep.accounts.models import SystemSetting, User, UserPreference, split_full_name
+from medikeep.accounts.selectors import (
+    REGISTRATION_SETTING,
+    email_taken,
+    other_active_admins_exist,
+    preference_of,
+    registration_enabled,
+    username_taken,
+)
+from medikeep.api.exceptions import (
+    BusinessRuleError,
+    ConflictError,
+    FieldValidationError,
+    UnauthorizedError,
+)
+from rest_framework.exceptions import PermissionDenied
+
+security_log = logging.getLogger("medikeep.security")
+
+# Rows of these apps are account plumbing, not the user's data, in a deletion summary.
+_NOT_SUMMARISED = {"accounts", "token_blacklist", "admin", "account", "sessions"}
+
+
+def _check_unique(*, username: str | None, email: str | None, exclude_id: int | None) -> None:
+    if username and username_taken(username, exclude_id=exclude_id):
+        raise ConflictError("Username already exists.")
+    if email and email_taken(email, exclude_id=exclude_id):
+        raise ConflictError("Email address already registered.")
+
+
+def validate_new_password(password: str, user: User | None = None) -> None:
+    """Django's password validators plus the length cap; raises ValidationError."""
+    if len(password) > 128:
+        raise ValidationError("The password may be at most 128 characters long.")
+    password_validation.validate_password(password, user)
+
+
+def user_register(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    full_name: str = "",
+) -> User:
+    """Creates a local user with role "user"; refused while registration is off."""
+    if not registration_enabled():
+        raise PermissionDenied("New user registration is currently disabled.")
+    if not (first_name or last_name) and full_name:
+        first_name, last_name = split_full_name(full_name)
+    user = User(
+        username=username.lower(),
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        role=UserRole.USER,
+        auth_method=UserAuthMethod.LOCAL,
+    )
+    _check_unique(username=username, email=email, exclude_id=None)
+    try:
+        validate_new_password(password, user)
+    except ValidationError as exc:
+        raise FieldValidationError("password", " ".join(exc.messages)) from exc
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+            UserPreference.objects.create(user=user)
+    except IntegrityError as exc:  # a concurrent registration took the name first
+        raise ConflictError("Username or email already exists.") from exc
+    return user
+
+
+def user_login(*, user: User) -> None:
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+
+
+def password_change(*, user: User, current_password: str, new_password: str) -> None:
+    """Checks the current password, applies the policy, and ends every other session."""
+    if user.auth_method == UserAuthMethod.SSO or not user.has_usable_password():
+        raise BusinessRuleError("This account signs in through SSO and has no password.")
+    if not user.check_password(current_password):
+        security_log.warning("password change with a wrong current password: user=%s", user.pk)
+        raise UnauthorizedError("Current password is incorrect.")
+    if current_password == new_password:
+        raise BusinessRuleError("The new password must differ from the current one.")
+    try:
+        validate_new_password(new_password, user)
+    except ValidationError as exc:
+        raise BusinessRuleError(" ".join(exc.messages)) from exc
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.save(update_fields=["password", "must_change_password", "updated_at"])
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    username: str | None = None
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    full_name: str | None = None
+
+
+def user_update_profile(*, user: User, changes: ProfileChanges) -> User:
+    """Only the named profile fields; role and activation are never changed here."""
+    _check_unique(username=changes.username, email=changes.email, exclude_id=user.pk)
+    if changes.username is not None:
+        user.username = changes.username.lower()
+    if changes.email is not None:
+        user.email = changes.email
+    if changes.first_name is not None or changes.last_name is not None:
+        if changes.first_name is not None:
+            user.first_name = changes.first_name
+        if changes.last_name is not None:
+            user.last_name = changes.last_name
+    elif changes.full_name is not None:
+        user.first_name, user.last_name = split_full_name(changes.full_name)
+        user.full_name = changes.full_name.strip()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise ConflictError("Username or email already exists.") from exc
+    return user
+
+
+def preferences_update(*, user: User, values: dict) -> UserPreference:
+    preference = preference_of(user)
+    for field, value in values.items():
+        setattr(preference, field, value)
+    preference.full_clean()
+    preference.save()
+    return preference
+
+
+def _summary_key(model) -> str:
+    return re.sub(r"\W+", "_", str(model._meta.verbose_name_plural)).strip("_").lower()
+
+
+@dataclass(frozen=True)
+class DeletionResult:
+    deleted_user_id: int
+    deleted_patient_id: int | None
+    deletion_summary: dict[str, int]
+
+
+def user_delete_account(*, user: User) -> DeletionResult:
+    """Deletes the user and everything they own, atomically; the last admin stays."""
+    if user.is_admin and not other_active_admins_exist(user):
+        raise BusinessRuleError("Cannot delete the last admin user.")
+    user_id = user.pk
+    patient_id = getattr(user, "active_patient_id", None)
+    with transaction.atomic():
+        _, per_model = user.delete()
+    from django.apps import apps
+
+    summary: dict[str, int] = {}
+    for label, count in per_model.items():
+        app_label, _, model_name = label.partition(".")
+        if app_label in _NOT_SUMMARISED or not count:
+            continue
+        summary[_summary_key(apps.get_model(app_label, model_name))] = count
+    security_log.info("account deleted: user=%s summary=%s", user_id, summary)
+    return DeletionResult(user_id, patient_id, summary)
+
+
+def registration_set_enabled(*, enabled: bool) -> None:
+    SystemSetting.objects.update_or_create(key=REGISTRATION_SETTING, defaults={"value": enabled})
+
+
+@dataclass(frozen=True)
+class AdminBootstrap:
+    username: str
+    created: bool
+    generated_password: str | None = None
+
+
+def admin_ensure(*, username: str | None, password: str | None) -> AdminBootstrap | None:
+    """The first admin: from the given credentials, or `admin` with a one-time password.
+
+    Does nothing when an admin already exists. A generated password is returned once and
+    must be changed at first login.
+    """
+    if username and password:
+        existing = User.objects.filter(username__iexact=username).first()
+        if existing is not None:
+            return AdminBootstrap(existing.username, created=False)
+        User.objects.create_superuser(username, f"{username.lower()}@localhost", password)
+        return AdminBootstrap(username.lower(), created=True)
+    if User.objects.filter(role=UserRole.ADMIN).exists():
+        return None
+    generated = secrets.token_urlsafe(12) + "7a"  # always holds a letter and a digit
+    name = "admin"
+    if User.objects.filter(username__iexact=name).exists():
+        name = f"admin-{secrets.token_hex(3)}"
+    User.objects.create_superuser(
+        name, f"{name}@localhost", generated, must_change_password=True
+    )
+    return AdminBootstrap(name, created=True, generated_password=generated)
+
+
+def tokens_flush_expired() -> int:
+    """Removes outstanding refresh tokens past their expiry; returns how many went."""
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

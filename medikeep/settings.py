@@ -1,0 +1,323 @@
+"""MediKeep settings: embedded defaults, every production switch read from the environment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from medikeep import VERSION
+from medikeep.env import (
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    secret_key,
+)
+from medikeep.schedule import PeriodicTask, beat_schedule
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("MEDIKEEP_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = secret_key(VAR_DIR)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+APP_NAME = "MediKeep"
+APP_VERSION = VERSION
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "allauth",
+    "allauth.account",
+    "medikeep.accounts",
+    "patients",
+    "records",
+    "sharing",
+    "notifications",
+    "files",
+    "adminops",
+]
+
+MIDDLEWARE = [
+    "medikeep.middleware.ApiTrailingSlashMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "medikeep.middleware.RateLimitHeadersMiddleware",
+]
+
+ROOT_URLCONF = "medikeep.urls"
+WSGI_APPLICATION = "medikeep.wsgi.application"
+ASGI_APPLICATION = "medikeep.asgi.application"
+# Trailing slashes are handled for the API by ApiTrailingSlashMiddleware; the admin keeps Django's.
+APPEND_SLASH = True
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {
+    "default": database_from_url(env_str("DATABASE_URL"), sqlite_default=VAR_DIR / "medikeep.sqlite3")
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # Lets login tell a deactivated account apart once the password has been proven.
+    "django.contrib.auth.backends.AllowAllUsersModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "medikeep.accounts.validators.LetterAndDigitValidator"},
+]
+PASSWORD_MAX_LENGTH = 128
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TZ", "UTC") or "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+MEDIA_ROOT = Path(env_str("MEDIKEEP_MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Data uploads beyond this are refused before they reach a view.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+
+# --- Cache and Celery: Redis when REDIS_URL is set, embedded otherwise ---------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "medikeep",
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = True
+else:
+    # Files, not process memory: gunicorn workers and the Celery worker share throttle counts
+    # and the worker heartbeat.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+    _broker_dir = VAR_DIR / "celery"
+    for _sub in ("queue", "processed", "results"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    # A folder on disk is the broker: the web server, worker and beat share it without Redis.
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = f"file://{_broker_dir / 'results'}"
+    # The filesystem transport has no broadcast exchange, so remote control is off.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_RESULT_EXPIRES = timedelta(days=1)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# The periodic work, declared once. Set the env variable to a crontab ("*/5 * * * *") to move a
+# job, or to "disable" to drop it. Later issues only add rows here.
+PERIODIC_TASKS = [
+    PeriodicTask(
+        "worker-heartbeat", "adminops.tasks.record_worker_heartbeat", "* * * * *",
+        "WORKER_HEARTBEAT_CRON",
+    ),
+    PeriodicTask(
+        "flush-expired-tokens", "medikeep.accounts.tasks.flush_expired_tokens", "17 3 * * *",
+        "TOKEN_FLUSH_CRON",
+    ),
+]
+CELERY_BEAT_SCHEDULE = beat_schedule(PERIODIC_TASKS)
+# The heartbeat counts as fresh for this long; health reports the worker as stale after it.
+WORKER_HEARTBEAT_STALE_SECONDS = 180
+
+# --- Email ----------------------------------------------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MediKeep <medikeep@localhost>")
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "medikeep.api.authentication.BearerOrCookieJWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["medikeep.api.throttles.ScopedRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "medikeep.api.pagination.SkipLimitPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "medikeep.api.exceptions.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": False,
+    "DATETIME_FORMAT": "iso-8601",
+}
+
+# Requests per scope; each can be overridden from the environment, e.g. API_RATE_AUTH=30/min.
+API_RATES = {
+    "standard": env_str("API_RATE_STANDARD", "100/min"),
+    "auth": env_str("API_RATE_AUTH", "10/min"),
+    "upload": env_str("API_RATE_UPLOAD", "50/hour"),
+    "search": env_str("API_RATE_SEARCH", "30/min"),
+    "system": env_str("API_RATE_SYSTEM", "60/min"),
+}
+# X-Forwarded-For is believed only when the direct peer is one of these (IPs or CIDRs).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
+ACCESS_TOKEN_MINUTES = env_int("ACCESS_TOKEN_EXPIRE_MINUTES", 480)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("REFRESH_TOKEN_EXPIRE_DAYS", 7)),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+    "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a hash of the password: changing it ends every session at once.
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "pwh",
+    "CHECK_USER_IS_ACTIVE": True,
+}
+AUTH_COOKIE_NAME = "medapp_session"
+AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", False)
+AUTH_COOKIE_DOMAIN = env_str("AUTH_COOKIE_DOMAIN") or None
+ALLOW_USER_REGISTRATION = env_bool("ALLOW_USER_REGISTRATION", True)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MediKeep API",
+    "DESCRIPTION": "Self-hosted personal health records: a Django implementation of the "
+    "MediKeep REST API.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+}
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOW_CREDENTIALS = True
+
+# allauth is the SSO layer; local accounts go through the API.
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+
+SESSION_COOKIE_SECURE = AUTH_COOKIE_SECURE
+CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Logging --------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_DIR = Path(env_str("LOG_DIR", str(VAR_DIR / "logs")))
+LOG_DIR.mkdir(parents=True, exist_ok=True)
+LOG_MAX_BYTES = env_int("LOG_ROTATION_SIZE_MB", 5) * 1024 * 1024
+LOG_BACKUP_COUNT = env_int("LOG_ROTATION_BACKUP_COUNT", 30)
+LOG_CATEGORIES = {
+    "app": "Patient access, API calls, frontend errors, performance events",
+    "security": "Authentication failures, refused access, suspicious activity",
+}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        **{
+            category: {
+                "class": "logging.handlers.RotatingFileHandler",
+                "filename": str(LOG_DIR / f"{category}.log"),
+                "maxBytes": LOG_MAX_BYTES,
+                "backupCount": LOG_BACKUP_COUNT,
+                "formatter": "plain",
+                "delay": True,
+            }
+            for category in LOG_CATEGORIES
+        },
+    },
+    "loggers": {
+        "medikeep": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
+        "medikeep.security": {
+            "handlers": ["console", "security"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+        },
+        "adminops": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {"handlers": ["console", "app"], "level": "ERROR"},
+    },
+}

@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from medikeep.api.exceptions import json_error_view
+
+admin.site.site_header = "MediKeep administration"
+admin.site.site_title = "MediKeep admin"
+admin.site.index_title = "Records, accounts and operations"
+
+api_v1 = [
+    path("", include("medikeep.accounts.api.urls")),
+    path("", include("adminops.api.urls")),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi-schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
+    path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("health", include("adminops.api.root_urls")),
+]
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_error_view(404, "Not found.")(request)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return json_error_view(500, "An unexpected error occurred.")(request)
+    from django.views.defaults import server_error
+
+    return server_error(request)

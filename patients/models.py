@@ -1,0 +1,1 @@
+"""Patients and the patient-owned record base arrive with the patients issue."""
