@@ -16,9 +16,7 @@ def pytest_configure(config):
     # Generous limits so suites do not trip them; throttle tests set their own.
     settings.API_RATES = {scope: "100000/min" for scope in settings.API_RATES}
     if not os.environ.get("REDIS_URL"):
-        settings.CACHES = {
-            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-        }
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     from medikeep.celery import app
 
     app.conf.task_always_eager = True

@@ -88,7 +88,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": database_from_url(env_str("DATABASE_URL"), sqlite_default=VAR_DIR / "medikeep.sqlite3")
+    "default": database_from_url(
+        env_str("DATABASE_URL"), sqlite_default=VAR_DIR / "medikeep.sqlite3"
+    )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -149,7 +151,7 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed", "results"):
+    for _sub in ("queue", "processed", "results", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     # A folder on disk is the broker: the web server, worker and beat share it without Redis.
     CELERY_BROKER_URL = "filesystem://"
@@ -158,6 +160,7 @@ else:
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_dir / "control"),
     }
     CELERY_RESULT_BACKEND = f"file://{_broker_dir / 'results'}"
     # The filesystem transport has no broadcast exchange, so remote control is off.
@@ -174,11 +177,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # job, or to "disable" to drop it. Later issues only add rows here.
 PERIODIC_TASKS = [
     PeriodicTask(
-        "worker-heartbeat", "adminops.tasks.record_worker_heartbeat", "* * * * *",
+        "worker-heartbeat",
+        "adminops.tasks.record_worker_heartbeat",
+        "* * * * *",
         "WORKER_HEARTBEAT_CRON",
     ),
     PeriodicTask(
-        "flush-expired-tokens", "medikeep.accounts.tasks.flush_expired_tokens", "17 3 * * *",
+        "flush-expired-tokens",
+        "medikeep.accounts.tasks.flush_expired_tokens",
+        "17 3 * * *",
         "TOKEN_FLUSH_CRON",
     ),
 ]

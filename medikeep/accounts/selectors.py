@@ -26,9 +26,7 @@ def preference_of(user: User) -> UserPreference:
 
 
 def other_active_admins_exist(user: User) -> bool:
-    return (
-        User.objects.filter(role=UserRole.ADMIN, is_active=True).exclude(pk=user.pk).exists()
-    )
+    return User.objects.filter(role=UserRole.ADMIN, is_active=True).exclude(pk=user.pk).exists()
 
 
 def username_taken(username: str, *, exclude_id: int | None = None) -> bool:

@@ -11,6 +11,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
 
 from medikeep.accounts.choices import UserAuthMethod, UserRole
 from medikeep.accounts.models import SystemSetting, User, UserPreference, split_full_name
@@ -28,7 +29,6 @@ from medikeep.api.exceptions import (
     FieldValidationError,
     UnauthorizedError,
 )
-from rest_framework.exceptions import PermissionDenied
 
 security_log = logging.getLogger("medikeep.security")
 
@@ -211,9 +211,7 @@ def admin_ensure(*, username: str | None, password: str | None) -> AdminBootstra
     name = "admin"
     if User.objects.filter(username__iexact=name).exists():
         name = f"admin-{secrets.token_hex(3)}"
-    User.objects.create_superuser(
-        name, f"{name}@localhost", generated, must_change_password=True
-    )
+    User.objects.create_superuser(name, f"{name}@localhost", generated, must_change_password=True)
     return AdminBootstrap(name, created=True, generated_password=generated)
 
 
@@ -221,5 +219,5 @@ def tokens_flush_expired() -> int:
     """Removes outstanding refresh tokens past their expiry; returns how many went."""
     from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted
+    _, per_model = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return per_model.get(OutstandingToken._meta.label, 0)

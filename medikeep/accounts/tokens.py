@@ -7,6 +7,7 @@ that refresh token, which ends its access tokens as well.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -81,7 +82,6 @@ def revoke_session(session_id: str) -> None:
 
 
 def revoke_refresh_token(raw_refresh: str) -> None:
-    try:
+    # An expired or already revoked token needs no revoking.
+    with suppress(TokenError):
         RefreshToken(raw_refresh).blacklist()
-    except TokenError:
-        pass  # an expired or already revoked token needs no revoking

@@ -85,8 +85,8 @@ class ChangePasswordSerializer(serializers.Serializer):
 
     current_password = serializers.CharField(required=False, trim_whitespace=False)
     new_password = serializers.CharField(required=False, trim_whitespace=False)
-    currentPassword = serializers.CharField(required=False, trim_whitespace=False)  # noqa: N815
-    newPassword = serializers.CharField(required=False, trim_whitespace=False)  # noqa: N815
+    currentPassword = serializers.CharField(required=False, trim_whitespace=False)
+    newPassword = serializers.CharField(required=False, trim_whitespace=False)
 
     def validate(self, attrs):
         current = attrs.get("current_password") or attrs.get("currentPassword")

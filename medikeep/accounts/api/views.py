@@ -8,9 +8,9 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import TokenError
 
 from medikeep.accounts import services, tokens
@@ -92,7 +92,9 @@ class LoginView(ApiView):
             security_log.warning("failed login for %r from %s", username, client_ip(request))
             raise UnauthorizedError(INVALID_CREDENTIALS)
         if not user.is_active:
-            raise UnauthorizedError("This account has been deactivated. Contact your administrator.")
+            raise UnauthorizedError(
+                "This account has been deactivated. Contact your administrator."
+            )
         services.user_login(user=user)
         issued = tokens.issue_tokens(user)
         response = Response(_token_body(issued, user))
@@ -139,9 +141,7 @@ class LogoutView(ApiView):
             tokens.revoke_session(request.auth.get("sid", ""))
         if serializer.validated_data.get("refresh_token"):
             tokens.revoke_refresh_token(serializer.validated_data["refresh_token"])
-        response = Response(
-            {"status": "success", "data": {}, "message": "Logged out successfully"}
-        )
+        response = Response({"status": "success", "data": {}, "message": "Logged out successfully"})
         response.delete_cookie(
             settings.AUTH_COOKIE_NAME, path="/", domain=settings.AUTH_COOKIE_DOMAIN, samesite="Lax"
         )

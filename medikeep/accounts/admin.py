@@ -1,0 +1,102 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from medikeep.accounts.models import SystemSetting, User, UserPreference
+
+
+class UserCreationAdminForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("username", "email", "role")
+
+
+class UserChangeAdminForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class UserPreferenceInline(admin.StackedInline):
+    model = UserPreference
+    can_delete = False
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
+    list_display = (
+        "username",
+        "email",
+        "full_name",
+        "role",
+        "auth_method",
+        "is_active",
+        "must_change_password",
+        "last_login",
+        "created_at",
+    )
+    list_filter = ("role", "auth_method", "is_active", "must_change_password")
+    search_fields = ("username", "email", "first_name", "last_name", "full_name")
+    ordering = ("username",)
+    readonly_fields = ("created_at", "updated_at", "last_login")
+    inlines = [UserPreferenceInline]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name", "full_name", "email")}),
+        ("Access", {"fields": ("role", "auth_method", "is_active", "must_change_password")}),
+        ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "role", "password1", "password2"),
+            },
+        ),
+    )
+    filter_horizontal = ()
+    actions = ["activate", "deactivate", "force_password_change"]
+
+    def get_inlines(self, request, obj):
+        # Preferences are created with the user; they are edited afterwards.
+        return self.inlines if obj is not None else []
+
+    @admin.action(description="Activate selected users")
+    def activate(self, request, queryset):
+        changed = queryset.update(is_active=True)
+        self.message_user(request, f"{changed} user(s) activated.")
+
+    @admin.action(description="Deactivate selected users (ends their sessions)")
+    def deactivate(self, request, queryset):
+        # The last active admin, including yourself, must stay able to sign in.
+        remaining_admins = (
+            User.objects.filter(role="admin", is_active=True).exclude(pk__in=queryset).exists()
+        )
+        if queryset.filter(role="admin").exists() and not remaining_admins:
+            self.message_user(request, "At least one active admin must remain.", messages.ERROR)
+            return
+        changed = queryset.exclude(pk=request.user.pk).update(is_active=False)
+        self.message_user(request, f"{changed} user(s) deactivated.")
+
+    @admin.action(description="Require a password change at next login")
+    def force_password_change(self, request, queryset):
+        changed = queryset.exclude(auth_method="sso").update(must_change_password=True)
+        self.message_user(request, f"{changed} user(s) must change their password.")
+
+
+class SystemSettingForm(forms.ModelForm):
+    class Meta:
+        model = SystemSetting
+        fields = ("key", "value")
+
+
+@admin.register(SystemSetting)
+class SystemSettingAdmin(admin.ModelAdmin):
+    form = SystemSettingForm
+    list_display = ("key", "value", "updated_at")
+    search_fields = ("key",)
