@@ -75,3 +75,12 @@ def test_env_helpers(monkeypatch, tmp_path):
     assert env_str("T_SECRET") == "from-a-file"
     monkeypatch.setenv("T_SECRET", "direct")
     assert env_str("T_SECRET") == "direct"
+
+
+def test_deploy_checks_flag_insecure_cookie(settings):
+    from medikeep.checks import medikeep_deploy_checks
+
+    settings.AUTH_COOKIE_SECURE = False
+    assert "medikeep.W001" in {w.id for w in medikeep_deploy_checks(None)}
+    settings.AUTH_COOKIE_SECURE = True
+    assert "medikeep.W001" not in {w.id for w in medikeep_deploy_checks(None)}
