@@ -17,6 +17,14 @@ def pytest_configure(config):
     settings.API_RATES = {scope: "100000/min" for scope in settings.API_RATES}
     if not os.environ.get("REDIS_URL"):
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Tests must not fill the real log files under var/logs.
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    for name in ("medikeep", "medikeep.security", "adminops", "django.request"):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, RotatingFileHandler)]
+
     from medikeep.celery import app
 
     app.conf.task_always_eager = True

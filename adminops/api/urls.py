@@ -1,1 +1,28 @@
-urlpatterns: list = []
+"""Routes under /api/v1/ (declared without a trailing slash; the middleware accepts both)."""
+
+from django.urls import path
+
+from adminops.api import views
+
+urlpatterns = [
+    path("system/health", views.SystemHealthView.as_view(), name="system-health"),
+    path("system/version", views.SystemVersionView.as_view(), name="system-version"),
+    path("system/log-level", views.LogLevelView.as_view(), name="system-log-level"),
+    path(
+        "system/log-rotation-config",
+        views.LogRotationConfigView.as_view(),
+        name="system-log-rotation-config",
+    ),
+    path("system/releases", views.ReleasesView.as_view(), name="system-releases"),
+    path("utils/timezone-info", views.TimezoneInfoView.as_view(), name="utils-timezone-info"),
+    path("frontend-logs/log", views.FrontendLogView.as_view(), name="frontend-logs-log"),
+    path("frontend-logs/error", views.FrontendErrorView.as_view(), name="frontend-logs-error"),
+    path(
+        "frontend-logs/user-action",
+        views.UserActionView.as_view(),
+        name="frontend-logs-user-action",
+    ),
+    path(
+        "frontend-logs/health", views.FrontendLogHealthView.as_view(), name="frontend-logs-health"
+    ),
+]

@@ -147,3 +147,12 @@ def test_junk_input_never_causes_a_server_error(client_for, make_user, anon, as_
         for body in JUNK_BODIES:
             response = getattr(client, method)(path, body, format="json")
             assert response.status_code < 500, (method, path, body, response.content[:300])
+
+
+def test_deeply_nested_json_is_a_400(anon):
+    body = "[" * 100_000 + "]" * 100_000
+    response = anon.generic(
+        "POST", "/api/v1/frontend-logs/log", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "BAD-400"

@@ -1,0 +1,285 @@
+"""Read-only facts about the running system: health, logging setup, release notes, timezone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from adminops.tasks import WORKER_HEARTBEAT_KEY
+
+logger = logging.getLogger("adminops.health")
+
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+DEFAULT_LOG_LEVEL = "INFO"
+# Short on purpose: a health probe that hangs on a dead Redis is worse than one that says "error".
+BROKER_TIMEOUT_SECONDS = 1.0
+MIB = 1024 * 1024
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def _run_cheap_query() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def database_status() -> dict[str, str]:
+    """Whether the default database answers a trivial query."""
+    try:
+        _run_cheap_query()
+    except Exception as exc:
+        # Only the class name: driver messages may carry the host, user or the whole URL.
+        logger.error("health: database check failed (%s)", type(exc).__name__)
+        return {"status": "error", "vendor": connection.vendor}
+    return {"status": "ok", "vendor": connection.vendor}
+
+
+def _celery_eager() -> bool:
+    from medikeep.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+def _ping_redis(url: str) -> None:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
+        socket_timeout=BROKER_TIMEOUT_SECONDS,
+        retry=Retry(NoBackoff(), 0),  # one attempt: redis-py otherwise retries with backoff
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _broker_folders() -> list[Path]:
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    keys = ("data_folder_in", "data_folder_out")
+    return sorted({Path(options[key]) for key in keys if options.get(key)})
+
+
+def broker_status() -> dict[str, str]:
+    """Reachability of the Celery broker, by the transport actually in use."""
+    if _celery_eager():
+        # Tasks run inside the request; there is no broker to be down.
+        return {"status": "ok", "transport": "eager"}
+    if settings.REDIS_URL:
+        try:
+            _ping_redis(settings.REDIS_URL)
+        except Exception as exc:
+            logger.warning("health: redis broker unreachable (%s)", type(exc).__name__)
+            return {"status": "error", "transport": "redis"}
+        return {"status": "ok", "transport": "redis"}
+    folders = _broker_folders()
+    usable = bool(folders) and all(
+        folder.is_dir() and os.access(folder, os.W_OK | os.X_OK) for folder in folders
+    )
+    return {"status": "ok" if usable else "error", "transport": "filesystem"}
+
+
+def worker_status(now: datetime | None = None) -> dict[str, Any]:
+    """Worker liveness from the heartbeat that beat makes a worker write every minute."""
+    try:
+        raw = cache.get(WORKER_HEARTBEAT_KEY)
+    except Exception as exc:  # a cache outage means we cannot know, not that the worker died
+        logger.warning("health: heartbeat unreadable (%s)", type(exc).__name__)
+        raw = None
+    last_seen = parse_datetime(raw) if isinstance(raw, str) else None
+    if last_seen is None:
+        return {"status": "unknown", "last_seen": None}
+    if timezone.is_naive(last_seen):
+        last_seen = timezone.make_aware(last_seen, UTC)
+    age = (now or timezone.now()) - last_seen
+    fresh = age <= timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    return {"status": "ok" if fresh else "stale", "last_seen": last_seen}
+
+
+def logging_status() -> dict[str, Any]:
+    return {
+        "current_level": settings.LOG_LEVEL,
+        "level_valid": settings.LOG_LEVEL in LOG_LEVELS,
+        "categories_configured": len(settings.LOG_CATEGORIES),
+    }
+
+
+def system_health() -> dict[str, Any]:
+    """The full health report. Only the database decides healthy/unhealthy: without a broker
+    or worker the API still serves, and their own status fields say what is degraded."""
+    database = database_status()
+    return {
+        "status": "healthy" if database["status"] == "ok" else "unhealthy",
+        "timestamp": timezone.now(),
+        "app_name": settings.APP_NAME,
+        "version": settings.APP_VERSION,
+        "database": database,
+        "broker": broker_status(),
+        "worker": worker_status(),
+        "logging_system": logging_status(),
+    }
+
+
+# --- logging configuration ----------------------------------------------------------------------
+
+
+def log_level_info() -> dict[str, Any]:
+    level = settings.LOG_LEVEL
+    categories = settings.LOG_CATEGORIES
+    return {
+        "current_level": level,
+        "available_levels": LOG_LEVELS,
+        "default_level": DEFAULT_LOG_LEVEL,
+        "categories": list(categories),
+        "file_mapping": {
+            name: f"{Path(settings.LOG_DIR).name}/{name}.log - {description}"
+            for name, description in categories.items()
+        },
+        "configuration": {
+            "log_level_numeric": logging.getLevelNamesMapping().get(level),
+            "simplified_structure": True,
+            "file_count": len(categories),
+            "max_file_size_mb": round(settings.LOG_MAX_BYTES / MIB, 2),
+            "backup_count": settings.LOG_BACKUP_COUNT,
+        },
+    }
+
+
+def log_file_info(path: Path) -> dict[str, Any]:
+    size = path.stat().st_size if path.is_file() else 0
+    return {
+        "path": str(path),
+        "size_bytes": size,
+        "size_mb": round(size / MIB, 2),
+        "exists": path.is_file(),
+    }
+
+
+def log_rotation_info() -> dict[str, Any]:
+    """How log files rotate here: Python's size-based RotatingFileHandler, nothing else."""
+    log_dir = Path(settings.LOG_DIR)
+    size_mb = settings.LOG_MAX_BYTES // MIB
+    return {
+        "rotation_method": "python",
+        "logrotate_available": shutil.which("logrotate") is not None,
+        "configuration": {
+            "method": "python",
+            "size": f"{size_mb}M",
+            "time": None,
+            "backup_count": settings.LOG_BACKUP_COUNT,
+            "compression": False,
+            "retention_days": None,
+        },
+        "log_directory": str(log_dir),
+        "log_files": {
+            name: log_file_info(log_dir / f"{name}.log") for name in settings.LOG_CATEGORIES
+        },
+        "features": {
+            "size_based_rotation": True,
+            "time_based_rotation": False,
+            "compression": False,
+            "hybrid_rotation": False,
+        },
+        "notes": {
+            "python_rotation": "Files roll over by size; old files are kept up to backup_count.",
+            "logrotate_rotation": "Not used: an external logrotate may be configured by the host.",
+        },
+    }
+
+
+# --- release notes --------------------------------------------------------------------------
+
+_RELEASE_HEADING = re.compile(r"^## \[(?P<version>[^\]]+)\](?:\s*-\s*(?P<date>\S+))?")
+_LINK_REFERENCE = re.compile(r"^\[[^\]]+\]:\s")
+
+
+def _release_date(raw: str | None) -> datetime | None:
+    try:
+        day = date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+
+
+def changelog_path() -> Path:
+    return Path(settings.BASE_DIR) / "CHANGELOG.md"
+
+
+def release_notes(path: Path | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    """Releases from a Keep-a-Changelog file, newest first as written; no network involved.
+
+    The "Unreleased" section is skipped: it describes no published version.
+    """
+    path = path or changelog_path()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []  # like the reference when GitHub is unreachable: an empty list, not an error
+    releases: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for line in lines:
+        if line.startswith("## "):
+            current = None
+            match = _RELEASE_HEADING.match(line)
+            if match and match["version"].lower() != "unreleased":
+                tag = f"v{match['version']}"
+                current = {"tag_name": tag, "name": tag, "body_lines": [], "date": match["date"]}
+                releases.append(current)
+        elif current is not None and not _LINK_REFERENCE.match(line):
+            current["body_lines"].append(line)
+    return [
+        {
+            "tag_name": item["tag_name"],
+            "name": item["name"],
+            "body": "\n".join(item["body_lines"]).strip(),
+            "published_at": _release_date(item["date"]),
+            "html_url": None,
+        }
+        for item in releases[:limit]
+    ]
+
+
+# --- timezone -------------------------------------------------------------------------------
+
+
+def _format_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def timezone_info(now: datetime | None = None) -> dict[str, Any]:
+    """The facility timezone (settings.TIME_ZONE) at a moment, in the contract's and the
+    reference implementation's field names."""
+    name = settings.TIME_ZONE
+    utc_now = (now or timezone.now()).astimezone(UTC).replace(microsecond=0)
+    local = utc_now.astimezone(ZoneInfo(name))
+    offset = local.utcoffset() or timedelta(0)
+    return {
+        "timezone": name,
+        "utc_offset": _format_offset(offset),
+        "current_time": local.isoformat(),
+        "is_dst": bool(local.dst()),
+        "facility_timezone": name,
+        "current_utc_time": utc_now.isoformat().replace("+00:00", "Z"),
+        "current_facility_time": local.isoformat(),
+        "timezone_offset_hours": offset.total_seconds() / 3600,
+    }
