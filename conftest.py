@@ -6,8 +6,6 @@ import os
 
 import pytest
 
-PERSONAS = ("alice", "bob", "carol", "dave", "mallory")
-
 
 def pytest_configure(config):
     from django.conf import settings
@@ -47,29 +45,21 @@ def make_user(db):
     return UserFactory
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user(username="alice", first_name="Alice", last_name="Owner")
+def _persona(username: str, **fields):
+    @pytest.fixture
+    def persona(make_user):
+        return make_user(username=username, **fields)
+
+    return persona
 
 
-@pytest.fixture
-def bob(make_user):
-    return make_user(username="bob")
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user(username="carol")
-
-
-@pytest.fixture
-def dave(make_user):
-    return make_user(username="dave")
-
-
-@pytest.fixture
-def mallory(make_user):
-    return make_user(username="mallory")
+# DESIGN.md §9: alice owns, bob has VIEW, carol EDIT, dave FULL, mallory nothing (shares
+# arrive with the patients issue).
+alice = _persona("alice", first_name="Alice", last_name="Owner")
+bob = _persona("bob")
+carol = _persona("carol")
+dave = _persona("dave")
+mallory = _persona("mallory")
 
 
 @pytest.fixture
