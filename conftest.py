@@ -11,6 +11,11 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The manifest storage needs collectstatic first; a fresh clone has not run it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     # Generous limits so suites do not trip them; throttle tests set their own.
     settings.API_RATES = {scope: "100000/min" for scope in settings.API_RATES}
     if not os.environ.get("REDIS_URL"):

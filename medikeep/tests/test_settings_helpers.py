@@ -84,3 +84,23 @@ def test_deploy_checks_flag_insecure_cookie(settings):
     assert "medikeep.W001" in {w.id for w in medikeep_deploy_checks(None)}
     settings.AUTH_COOKIE_SECURE = True
     assert "medikeep.W001" not in {w.id for w in medikeep_deploy_checks(None)}
+
+
+def test_rate_limits_come_from_the_environment():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "API_RATE_AUTH": "7/min", "API_RATE_SEARCH": "3/hour"}
+    code = (
+        "from django.conf import settings; "
+        "print(settings.API_RATES['auth'], settings.API_RATES['search'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env={**env, "DJANGO_SETTINGS_MODULE": "medikeep.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["7/min", "3/hour"]
