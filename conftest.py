@@ -58,13 +58,33 @@ def _persona(username: str, **fields):
     return persona
 
 
-# DESIGN.md §9: alice owns, bob has VIEW, carol EDIT, dave FULL, mallory nothing (shares
-# arrive with the patients issue).
+# DESIGN.md §9: alice owns `patient`; with `shared_patient` bob has VIEW, carol EDIT and dave
+# FULL on it; mallory has nothing.
 alice = _persona("alice", first_name="Alice", last_name="Owner")
 bob = _persona("bob")
 carol = _persona("carol")
 dave = _persona("dave")
 mallory = _persona("mallory")
+
+
+@pytest.fixture
+def patient(alice):
+    """Alice's self-record, shared with bob (VIEW), carol (EDIT) and dave (FULL)."""
+    from patients.tests.factories import PatientFactory
+
+    record = PatientFactory(owner=alice, first_name="Alice", last_name="Owner", is_self_record=True)
+    alice.active_patient = record
+    alice.save(update_fields=["active_patient"])
+    return record
+
+
+@pytest.fixture
+def shared_patient(patient, bob, carol, dave):
+    from patients.tests.factories import PatientShareFactory
+
+    for user, level in ((bob, "view"), (carol, "edit"), (dave, "full")):
+        PatientShareFactory(patient=patient, grantee=user, level=level)
+    return patient
 
 
 @pytest.fixture

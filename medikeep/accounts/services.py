@@ -23,6 +23,7 @@ from medikeep.accounts.selectors import (
     registration_enabled,
     username_taken,
 )
+from medikeep.accounts.signals import user_registered
 from medikeep.api.exceptions import (
     BusinessRuleError,
     ConflictError,
@@ -82,6 +83,7 @@ def user_register(
         with transaction.atomic():
             user.save()
             UserPreference.objects.create(user=user)
+            user_registered.send(sender=User, user=user)
     except IntegrityError as exc:  # a concurrent registration took the name first
         raise ConflictError("Username or email already exists.") from exc
     return user

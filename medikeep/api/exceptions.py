@@ -132,7 +132,9 @@ def error_body(status_code: int, message: str, *, detail=None, errors=None, code
 
 def _translate(exc: Exception) -> Exception:
     """Django and database exceptions become their API counterparts."""
-    if isinstance(exc, Http404 | ObjectDoesNotExist):
+    if isinstance(exc, Http404):
+        return exceptions.NotFound(str(exc) or None)
+    if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()

@@ -1,0 +1,106 @@
+"""The serializer base of every patient-owned record type."""
+
+from __future__ import annotations
+
+import copy
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from rest_framework import serializers
+from rest_framework.fields import get_error_detail
+
+from medikeep.api.exceptions import BusinessRuleError
+from patients.access import Level, require_patient_access
+from patients.models import PatientOwnedModel
+
+BASE_FIELDS = ["id", "patient_id"]
+TIMESTAMP_FIELDS = ["created_at", "updated_at"]
+
+
+class PatientOwnedSerializer(serializers.ModelSerializer):
+    """Validates through the model (`full_clean`), so API, admin and commands share rules.
+
+    - `patient_id` defaults to the request's target patient and must be EDIT-able by the user;
+      records never move between patients on update.
+    - Every `<relation>_id` in Meta.fields is a writable id of that relation; ids of other
+      patients' records are invisible (422) and ids of the user's other patients refused (400).
+    """
+
+    patient_id = serializers.IntegerField(required=False)
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        relation = info.relations.get(field_name.removesuffix("_id"))
+        if field_name.endswith("_id") and relation is not None and not relation.to_many:
+            model_field = relation.model_field
+            return serializers.PrimaryKeyRelatedField, {
+                "source": model_field.name,
+                "queryset": relation.related_model._default_manager.all(),
+                "required": False,
+                "allow_null": model_field.null,
+            }
+        return super().build_field(field_name, info, model_class, nested_depth)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        for field in fields.values():
+            queryset = getattr(field, "queryset", None)
+            if (
+                request is not None
+                and queryset is not None
+                and issubclass(queryset.model, PatientOwnedModel)
+            ):
+                field.queryset = queryset.model.objects.visible_to(request.user)
+        return fields
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        if self.instance is None:
+            view = self.context["view"]
+            requested = attrs.pop("patient_id", None) or view.default_patient_id()
+            attrs["patient_id"] = require_patient_access(
+                self.context["request"].user, requested, Level.EDIT
+            )
+            patient_id = attrs["patient_id"]
+        else:
+            attrs.pop("patient_id", None)
+            patient_id = self.instance.patient_id
+        self._check_same_patient(attrs, patient_id)
+        return self._full_clean(attrs)
+
+    @staticmethod
+    def _check_same_patient(attrs, patient_id: int) -> None:
+        for name, value in attrs.items():
+            if isinstance(value, PatientOwnedModel) and value.patient_id != patient_id:
+                label = value._meta.verbose_name
+                raise BusinessRuleError(
+                    f"The {label} {value.pk} belongs to another patient ({name})."
+                )
+
+    def _full_clean(self, attrs: dict) -> dict:
+        model = self.Meta.model
+        if self.instance is not None:
+            candidate = copy.copy(self.instance)  # the instance itself changes only on save
+        else:
+            candidate = model()
+        concrete = {f.name for f in model._meta.concrete_fields} | {
+            f.attname for f in model._meta.concrete_fields
+        }
+        for name, value in attrs.items():
+            if name in concrete:
+                setattr(candidate, name, value)
+        try:
+            candidate.full_clean(exclude=["patient"], validate_unique=True)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(get_error_detail(exc)) from exc
+        # clean() may normalise values (tags, codes): keep what the model made of them.
+        return {
+            name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()
+        }
+
+
+def model_snapshot(instance: models.Model) -> dict:
+    """Field values of a row for the activity log (before/after)."""
+    return {
+        field.attname: getattr(instance, field.attname) for field in instance._meta.concrete_fields
+    }

@@ -1,0 +1,133 @@
+"""The viewset base of every patient-owned record type."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from medikeep.api.views import ModelApiViewSet
+from patients.access import Level, can_access, require_patient_access
+from patients.choices import RecordAction
+from patients.core.permissions import PatientRecordPermission
+from patients.core.serializers import model_snapshot
+from patients.selectors import active_patient_id
+from patients.signals import record_changed
+
+PATIENT_ID_PARAM = OpenApiParameter(
+    "patient_id",
+    OpenApiTypes.INT,
+    description="The patient whose records to list (default: the active patient).",
+)
+
+
+def record_viewset_schema(cls):
+    """Documents the shared query parameter on the list operation."""
+    return extend_schema_view(list=extend_schema(parameters=[PATIENT_ID_PARAM]))(cls)
+
+
+class PatientOwnedViewSet(ModelApiViewSet):
+    """CRUD for one record type, scoped to what the user may see.
+
+    Scoping happens in get_queryset (never in a filter backend that a subclass could drop).
+    Lists show one patient: `patient_id` from the path or query, else the active patient.
+    Writes run in a transaction, are re-checked after saving, and announce `record_changed`
+    once committed. Subclasses set queryset, serializer_class, filterset_class and limits.
+    """
+
+    permission_classes = [IsAuthenticated, PatientRecordPermission]
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+    write_level = Level.EDIT
+    default_limit = 100
+    max_limit = 100
+    delete_status = status.HTTP_204_NO_CONTENT
+
+    def _requested_patient(self):
+        return self.kwargs.get("patient_id") or self.request.query_params.get("patient_id")
+
+    def target_patient_id(self) -> int:
+        """The patient a list (or a nested path) is about; 403/404 when not visible."""
+        if not hasattr(self, "_target_patient_id"):
+            requested = self._requested_patient()
+            user = self.request.user
+            self._target_patient_id = (
+                active_patient_id(user)
+                if requested in (None, "")
+                else require_patient_access(user, requested, Level.VIEW)
+            )
+        return self._target_patient_id
+
+    def default_patient_id(self):
+        """The patient a create without patient_id in the body is for."""
+        return self._requested_patient() or active_patient_id(self.request.user)
+
+    def get_queryset(self):
+        queryset = super().get_queryset().visible_to(self.request.user)
+        if self.action in {"list", "by_patient"} or "patient_id" in self.kwargs:
+            queryset = queryset.for_patient(self.target_patient_id())
+        return queryset
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _backstop(self, instance) -> None:
+        # Validation already checked the level; this guards against a subclass that forgot.
+        if not can_access(self.request.user, instance.patient_id, self.write_level):
+            raise PermissionDenied("Your access to this patient does not allow changes.")
+
+    def _announce(self, action_name, instance, before, after) -> None:
+        user = self.request.user
+        patient_id = instance.patient_id
+        transaction.on_commit(
+            lambda: record_changed.send(
+                sender=type(instance),
+                user=user,
+                instance=instance,
+                action=action_name,
+                before=before,
+                after=after,
+                patient_id=patient_id,
+            )
+        )
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            instance = serializer.save()
+            self._backstop(instance)
+            self._announce(RecordAction.CREATED, instance, None, model_snapshot(instance))
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = model_snapshot(serializer.instance)
+            instance = serializer.save()
+            self._backstop(instance)
+            self._announce(RecordAction.UPDATED, instance, before, model_snapshot(instance))
+
+    def update(self, request, *args, **kwargs):
+        # PUT applies the fields sent, as the reference does: clients send partial bodies.
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        instance = self.get_object()
+        with transaction.atomic():
+            before = model_snapshot(instance)
+            record_id = instance.pk
+            instance.delete()
+            instance.pk = record_id
+            self._announce(RecordAction.DELETED, instance, before, None)
+        if self.delete_status == status.HTTP_204_NO_CONTENT:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        label = self.queryset.model._meta.verbose_name.capitalize()
+        return Response({"message": f"{label} deleted successfully"})
+
+    # --- the contract's extra path ----------------------------------------------------------
+
+    @action(detail=False, methods=["get"], url_path=r"patient/(?P<patient_id>[0-9]+)")
+    def by_patient(self, request, *args, **kwargs):
+        """The records of one patient (the reference's /<type>/patient/{patient_id})."""
+        return self.list(request, *args, **kwargs)
