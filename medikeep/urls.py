@@ -15,6 +15,7 @@ admin.site.index_title = "Records, accounts and operations"
 api_v1 = [
     path("", include("medikeep.accounts.api.urls")),
     path("", include("adminops.api.urls")),
+    path("", include("patients.api.urls")),
     path("", include("records.api.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),

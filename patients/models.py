@@ -160,8 +160,7 @@ class PatientOwnedQuerySet(models.QuerySet):
 class PatientOwnedModel(models.Model):
     """Base of every clinical record type: belongs to one patient, deleted with it.
 
-    Subclasses are found through `record_models()`; set `dashboard_key` to the name the
-    dashboard statistics use for their count ("total_medications" …).
+    Subclasses are found through `record_models()`.
     """
 
     patient = models.ForeignKey(
@@ -172,7 +171,10 @@ class PatientOwnedModel(models.Model):
 
     objects = PatientOwnedQuerySet.as_manager()
 
+    # The name of this type's count in dashboard statistics ("total_medications" …), and
+    # extra filtered counts: {"active_medications": Q(status="active")}.
     dashboard_key: str | None = None
+    dashboard_filters: dict = {}
 
     class Meta:
         abstract = True
@@ -212,10 +214,6 @@ class TaggedMixin(models.Model):
     class Meta:
         abstract = True
 
-    def clean(self):
-        super().clean()
-        self.tags = normalise_tags(self.tags)
-
     def save(self, *args, **kwargs):
         self.tags = normalise_tags(self.tags)
         self.tag_index = f",{','.join(self.tags)}," if self.tags else ""
@@ -223,6 +221,10 @@ class TaggedMixin(models.Model):
         if update_fields is not None and "tags" in update_fields:
             kwargs["update_fields"] = {*update_fields, "tag_index"}
         super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        self.tags = normalise_tags(self.tags)
 
 
 def record_models() -> list[type[PatientOwnedModel]]:

@@ -73,6 +73,7 @@ class Medication(TaggedMixin, PatientOwnedModel):
     reminder_days = models.JSONField(null=True, blank=True, validators=[validate_reminder_days])
 
     dashboard_key = "total_medications"
+    dashboard_filters = {"active_medications": Q(status=MedicationStatus.ACTIVE)}
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from patients.models import normalise_tags
@@ -39,7 +40,7 @@ class TaggedFilterSet(PatientOwnedFilterSet):
         raw = [part for item in self.data.getlist("tags") for part in item.split(",")]
         try:
             wanted = normalise_tags(raw)
-        except Exception:  # noqa: BLE001  (too many or too long: match on what fits)
+        except ValidationError:  # too many or too long to store, still fine to search for
             wanted = [t.strip().lower() for t in raw if t.strip()][:50]
         if not wanted:
             return queryset

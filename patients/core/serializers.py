@@ -79,10 +79,8 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
 
     def _full_clean(self, attrs: dict) -> dict:
         model = self.Meta.model
-        if self.instance is not None:
-            candidate = copy.copy(self.instance)  # the instance itself changes only on save
-        else:
-            candidate = model()
+        # A copy: the instance itself changes only on save.
+        candidate = copy.copy(self.instance) if self.instance is not None else model()
         concrete = {f.name for f in model._meta.concrete_fields} | {
             f.attname for f in model._meta.concrete_fields
         }
