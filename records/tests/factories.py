@@ -1,0 +1,21 @@
+import factory
+
+from patients.tests.factories import PatientOwnedFactory
+from records.models import Gauge, Medication
+
+
+class MedicationFactory(PatientOwnedFactory):
+    class Meta:
+        model = Medication
+
+    medication_name = factory.Sequence(lambda n: f"Medication {n}")
+    dosage = "10mg"
+    status = "active"
+
+
+class GaugeFactory(PatientOwnedFactory):
+    class Meta:
+        model = Gauge
+
+    gauge_type = "mood"
+    value = 6
