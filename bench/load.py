@@ -14,7 +14,7 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -28,12 +28,15 @@ HINT = (
     "API_RATE_AUTH=100000/min API_RATE_STANDARD=100000/min"
 )
 
+Target = tuple[str, int, str]  # host, port, Host header value
+
 
 @dataclass
 class Ctx:
     username: str
     password: str
     token: str = ""
+    vars: dict[str, str] = field(default_factory=dict)  # filled by setup hooks, used in paths
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Scenario:
     expect: int = 200
     check: Callable[[bytes], str | None] = lambda body: None  # -> error reason or None
     needs_token: bool = False
+    setup: Callable[[Target, Ctx], Awaitable[None]] | None = None  # runs once, before timing
 
 
 def _login_body(ctx: Ctx) -> tuple[bytes, dict[str, str]]:
@@ -62,14 +66,46 @@ def _bearer(ctx: Ctx) -> tuple[bytes, dict[str, str]]:
     return b"", {"Authorization": f"Bearer {ctx.token}"}
 
 
-# Registry: adding an endpoint is one line here.
+def _json(payload: dict[str, object]) -> Callable[[Ctx], tuple[bytes, dict[str, str]]]:
+    body = json.dumps(payload).encode()
+
+    def build(ctx: Ctx) -> tuple[bytes, dict[str, str]]:
+        return body, {"Authorization": f"Bearer {ctx.token}", "Content-Type": "application/json"}
+
+    return build
+
+
+async def _first_medication(target: Target, ctx: Ctx) -> None:
+    """Setup for `medication`: pick an id from the active patient's list."""
+    conn = Conn(target)
+    try:
+        status, data = await conn.request("GET", f"{MED}?limit=1", *_bearer(ctx))
+        rows = json.loads(data) if status == 200 else None
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"setup for medication failed: {e}") from None
+    finally:
+        await conn.close()
+    if not isinstance(rows, list) or not rows:
+        raise SystemExit(
+            f"setup: no medication to fetch (HTTP {status} {data[:120]!r}); seed first"
+        )
+    ctx.vars["medication_id"] = str(rows[0]["id"])
+
+
+MED = "/api/v1/medications"
+NEW_MED = {"medication_name": "Bench create", "dosage": "10mg", "status": "active"}
+
+# Registry: adding an endpoint is one line here. Paths may use {names} that a setup hook sets.
 SCENARIOS: dict[str, Scenario] = {
     "login": Scenario("POST", "/api/v1/auth/login", _login_body, check=_has_token),
     "me": Scenario("GET", "/api/v1/users/me", _bearer, needs_token=True),
+    "medications": Scenario("GET", f"{MED}?limit=100", _bearer, needs_token=True),
+    "medication": Scenario(
+        "GET", MED + "/{medication_id}", _bearer, needs_token=True, setup=_first_medication
+    ),
+    "medication_create": Scenario("POST", MED, _json(NEW_MED), expect=201, needs_token=True),
+    "dashboard": Scenario("GET", "/api/v1/patients/me/dashboard-stats", _bearer, needs_token=True),
 }
-
-
-Target = tuple[str, int, str]  # host, port, Host header value
 
 
 class Conn:
@@ -158,6 +194,9 @@ async def run_scenario(
     name: str, target: Target, ctx: Ctx, conc: int, total: int, duration: float | None
 ) -> Result:
     sc, res = SCENARIOS[name], Result(name)
+    if sc.setup is not None:
+        await sc.setup(target, ctx)
+    path = sc.path.format(**ctx.vars)
     remaining = total
     deadline = time.perf_counter() + duration if duration else None
 
@@ -171,7 +210,7 @@ async def run_scenario(
                 t0 = time.perf_counter()
                 try:
                     status, data = await asyncio.wait_for(
-                        conn.request(sc.method, sc.path, body, headers), REQUEST_TIMEOUT
+                        conn.request(sc.method, path, body, headers), REQUEST_TIMEOUT
                     )
                 except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError) as e:
                     res.requests += 1
@@ -265,9 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     cols = ["scenario", "requests", "errors", "429", "rps", "p50_ms", "p90_ms", "p99_ms", "max_ms"]
-    print("  ".join(f"{c:>10}" for c in cols))
+    width = max(10, *(len(n) for n in names))  # scenario names may be wider than the numbers
+    print(f"{cols[0]:>{width}}  " + "  ".join(f"{c:>10}" for c in cols[1:]))
     for row in rows:
-        print("  ".join(f"{row[c]!s:>10}" for c in cols))
+        print(f"{row['scenario']!s:>{width}}  " + "  ".join(f"{row[c]!s:>10}" for c in cols[1:]))
         for reason in row["first_errors"]:  # type: ignore[attr-defined]
             print(f"    {row['scenario']} error: {reason}")
     if any(row["429"] for row in rows):
