@@ -1,4 +1,5 @@
-"""Read-only facts about the running system: health, logging setup, release notes, timezone."""
+"""Read-only facts about the running system (health, logging setup, release notes, timezone)
+and reads of the activity log."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from adminops.models import ActivityLog
 from adminops.tasks import WORKER_HEARTBEAT_KEY
+from patients.access import Level, accessible_patient_ids
 
 logger = logging.getLogger("adminops.health")
 
@@ -283,3 +287,23 @@ def timezone_info(now: datetime | None = None) -> dict[str, Any]:
         "current_facility_time": local.isoformat(),
         "timezone_offset_hours": offset.total_seconds() / 3600,
     }
+
+
+# --- activity log -----------------------------------------------------------------------------
+
+
+def recent_activity(*, user, patient_id: int | None = None, limit: int) -> list[ActivityLog]:
+    """Newest activity rows, in one query.
+
+    Without a patient: the user's own actions, on patients they can still see (or on none,
+    like a patient's deletion). With a patient (access already checked by the caller): that
+    patient's rows, whoever acted.
+    """
+    rows = ActivityLog.objects.all()
+    if patient_id is None:
+        rows = rows.filter(user_id=user.pk).filter(
+            Q(patient__isnull=True) | Q(patient_id__in=accessible_patient_ids(user, Level.VIEW))
+        )
+    else:
+        rows = rows.filter(patient_id=patient_id)
+    return list(rows.order_by("-timestamp", "-id")[:limit])

@@ -273,3 +273,39 @@ class FrontendLogHealthSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["healthy"])
     service = serializers.CharField()
     timestamp = utc_datetime()
+
+
+# --- activity log ---------------------------------------------------------------------------
+
+RECENT_ACTIVITY_DEFAULT, RECENT_ACTIVITY_MAX = 10, 100
+
+
+class RecentActivityQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(
+        required=False,
+        default=RECENT_ACTIVITY_DEFAULT,
+        min_value=1,
+        max_value=RECENT_ACTIVITY_MAX,
+        help_text=f"How many entries to return (default {RECENT_ACTIVITY_DEFAULT}, at most "
+        f"{RECENT_ACTIVITY_MAX}).",
+    )
+    patient_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,  # beyond, the database driver would fail instead of a 422
+        help_text="Show this patient's activity by anyone (needs view access) instead of your "
+        "own activity across your patients.",
+    )
+
+
+class RecentActivityItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model_name = serializers.CharField(help_text='The record type, e.g. "Medication".')
+    entity_type = serializers.CharField(help_text='snake_case, e.g. "medication".')
+    entity_id = serializers.IntegerField(allow_null=True)
+    action = serializers.CharField(help_text="created, updated, deleted …")
+    description = serializers.CharField()
+    timestamp = utc_datetime()
+    patient_id = serializers.IntegerField(allow_null=True)
+    user_id = serializers.IntegerField(allow_null=True)

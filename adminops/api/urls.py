@@ -25,4 +25,9 @@ urlpatterns = [
     path(
         "frontend-logs/health", views.FrontendLogHealthView.as_view(), name="frontend-logs-health"
     ),
+    path(
+        "patients/me/recent-activity",
+        views.RecentActivityView.as_view(),
+        name="patients-me-recent-activity",
+    ),
 ]

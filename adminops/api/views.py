@@ -1,4 +1,5 @@
-"""System information, facility timezone and browser-log intake (no admin rights needed)."""
+"""System information, facility timezone, browser-log intake and recent activity (no admin
+rights needed)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from adminops import selectors, services
 from adminops.api import serializers as s
 from medikeep.api.views import ApiView
 from medikeep.middleware import client_ip
+from patients.access import Level, require_patient_access
 
 
 class PublicView(ApiView):
@@ -236,3 +238,31 @@ class RootHealthView(PublicView):
             "timestamp": timezone.now(),
         }
         return Response(s.RootHealthSerializer(body).data)
+
+
+# --- /patients/me/recent-activity -----------------------------------------------------------
+
+
+class RecentActivityView(ApiView):
+    """Recent activity-log entries, newest first.
+
+    Without `patient_id`: your own actions on patients you can still see. With `patient_id`:
+    that patient's activity by anyone (view access needed: 403 without, 404 if unknown).
+    """
+
+    @extend_schema(
+        parameters=[s.RecentActivityQuerySerializer],
+        responses=s.RecentActivityItemSerializer(many=True),
+        tags=["patients"],
+        summary="Recent activity on your records",
+    )
+    def get(self, request):
+        query = s.RecentActivityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        patient_id = query.validated_data.get("patient_id")
+        if patient_id is not None:
+            patient_id = require_patient_access(request.user, patient_id, Level.VIEW)
+        rows = selectors.recent_activity(
+            user=request.user, patient_id=patient_id, limit=query.validated_data["limit"]
+        )
+        return Response(s.RecentActivityItemSerializer(rows, many=True).data)
