@@ -394,3 +394,17 @@ class TestAdmin:
         assert not ActivityLog.objects.filter(pk=own_patients_row.pk).exists()
         elsewhere.refresh_from_db()
         assert elsewhere.user is None and elsewhere.patient is not None
+
+
+def test_the_callers_address_is_recorded(alice_api, patient, django_capture_on_commit_callbacks):
+    from adminops.models import ActivityLog
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_api.post(
+            "/api/v1/medications",
+            {"medication_name": "Aspirin"},
+            format="json",
+            REMOTE_ADDR="10.1.2.3",
+        )
+    assert response.status_code == 201
+    assert ActivityLog.objects.get(entity_id=response.json()["id"]).ip_address == "10.1.2.3"

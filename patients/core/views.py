@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from medikeep.api.views import ModelApiViewSet
+from medikeep.middleware import client_ip
 from patients.access import Level, can_access, require_patient_access
 from patients.choices import RecordAction
 from patients.core.permissions import PatientRecordPermission
@@ -82,6 +83,7 @@ class PatientOwnedViewSet(ModelApiViewSet):
     def _announce(self, action_name, instance, before, after) -> None:
         user = self.request.user
         patient_id = instance.patient_id
+        ip_address = client_ip(self.request)
         transaction.on_commit(
             lambda: record_changed.send(
                 sender=type(instance),
@@ -91,6 +93,7 @@ class PatientOwnedViewSet(ModelApiViewSet):
                 before=before,
                 after=after,
                 patient_id=patient_id,
+                ip_address=ip_address,
             )
         )
 
