@@ -1,10 +1,20 @@
+"""Routes of every record group. A group module exposes register(router, nested, register_record)
+and optionally `urlpatterns` for paths that are not viewset routes (record links)."""
+
+from importlib import import_module
+
 from medikeep.api.routers import ApiRouter
 from patients.core.routing import PatientListRouter, register_record
-from records.api import views
+
+GROUPS = ["medications", "gauges"]
 
 router = ApiRouter()
 nested = PatientListRouter()
-register_record(router, nested, "medications", views.MedicationViewSet, "medication")
-register_record(router, nested, "gauges", views.GaugeViewSet, "gauge")
+extra_patterns: list = []
+for group in GROUPS:
+    module = import_module(f"records.api.{group}")
+    module.register(router, nested, register_record)
+    extra_patterns += getattr(module, "urlpatterns", [])
 
-urlpatterns = router.urls + nested.urls
+# Extra patterns first: their fixed words ("bulk", "dropdown") must win over {id} routes.
+urlpatterns = extra_patterns + router.urls + nested.urls

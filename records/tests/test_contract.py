@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.db import connection
@@ -12,38 +12,13 @@ from django.utils import timezone
 
 from patients.models import PatientShare
 from patients.tests.factories import PatientFactory
-from records.tests.factories import GaugeFactory, MedicationFactory
+from records.api.urls import GROUPS
 
 pytestmark = pytest.mark.django_db
 
 
-@dataclass(frozen=True)
-class Case:
-    prefix: str
-    factory: type
-    create: dict
-    update: dict
-    # (body field, factory of the related record) for a relation to another patient record
-    relation: tuple[str, type] | None = None
-    invalid: dict = field(default_factory=dict)
-
-
 CASES = [
-    Case(
-        "medications",
-        MedicationFactory,
-        create={"medication_name": "Aspirin", "dosage": "100mg", "route": "oral"},
-        update={"dosage": "200mg"},
-        invalid={"medication_name": "A", "route": "by-wishing"},
-    ),
-    Case(
-        "gauges",
-        GaugeFactory,
-        create={"gauge_type": "mood", "value": 7},
-        update={"value": 3},
-        relation=("medication_id", MedicationFactory),
-        invalid={"value": 11},
-    ),
+    case for group in GROUPS for case in import_module(f"records.tests.contract.{group}").CASES
 ]
 CONTRACT = {case.factory._meta.model: case for case in CASES}
 RELATION_CASES = [case for case in CASES if case.relation]

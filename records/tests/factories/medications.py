@@ -1,7 +1,7 @@
 import factory
 
 from patients.tests.factories import PatientOwnedFactory
-from records.models import Gauge, Medication
+from records.models import Medication
 
 
 class MedicationFactory(PatientOwnedFactory):
@@ -11,11 +11,3 @@ class MedicationFactory(PatientOwnedFactory):
     medication_name = factory.Sequence(lambda n: f"Medication {n}")
     dosage = "10mg"
     status = "active"
-
-
-class GaugeFactory(PatientOwnedFactory):
-    class Meta:
-        model = Gauge
-
-    gauge_type = "mood"
-    value = 6
