@@ -8,4 +8,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from medikeep import checks  # noqa: F401  (registers the deploy checks)
-        from medikeep.api import schema  # noqa: F401  (registers the OpenAPI extensions)
+        from medikeep.api import schema  # registers the OpenAPI extensions
+
+        schema.register_choice_enum_names()

@@ -13,3 +13,37 @@ class BearerOrCookieScheme(OpenApiAuthenticationExtension):
             {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             {"type": "apiKey", "in": "cookie", "name": "medapp_session"},
         ]
+
+
+PROJECT_PACKAGES = (
+    "medikeep",
+    "patients",
+    "records",
+    "sharing",
+    "notifications",
+    "files",
+    "adminops",
+)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def register_choice_enum_names() -> None:
+    """Names every project TextChoices "<Class>Enum" in the schema.
+
+    Choice classes are named <Model><Field> (MedicationStatus), so the names are unique and
+    stable; without this, many fields called "status" collide and get hashed names.
+    """
+    from django.db.models import Choices
+    from drf_spectacular.settings import spectacular_settings
+
+    overrides = dict(spectacular_settings.ENUM_NAME_OVERRIDES)
+    for choices in _subclasses(Choices):
+        if choices.__module__.split(".")[0] in PROJECT_PACKAGES:
+            name = f"{choices.__name__}Enum"
+            overrides.setdefault(name, f"{choices.__module__}.{choices.__qualname__}")
+    spectacular_settings.ENUM_NAME_OVERRIDES = overrides

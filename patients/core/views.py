@@ -47,6 +47,7 @@ class PatientOwnedViewSet(ModelApiViewSet):
     default_limit = 100
     max_limit = 100
     delete_status = status.HTTP_204_NO_CONTENT
+    lookup_value_regex = "[0-9]+"
 
     def _requested_patient(self):
         return self.kwargs.get("patient_id") or self.request.query_params.get("patient_id")
@@ -68,10 +69,23 @@ class PatientOwnedViewSet(ModelApiViewSet):
         return self._requested_patient() or active_patient_id(self.request.user)
 
     def get_queryset(self):
-        queryset = super().get_queryset().visible_to(self.request.user)
-        if self.action in {"list", "by_patient"} or "patient_id" in self.kwargs:
+        queryset = super().get_queryset()
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
+            return queryset.none()
+        queryset = queryset.visible_to(self.request.user)
+        # Collections (list and the extra list actions) show one patient's records.
+        if self.detail is False or "patient_id" in self.kwargs:
             queryset = queryset.for_patient(self.target_patient_id())
         return queryset
+
+    def list_of(self, queryset, serializer_class=None):
+        """A list response for a narrowed queryset (extra list actions), filtered and paged."""
+        queryset = self.filter_queryset(queryset)
+        page = self.paginate_queryset(queryset)
+        rows = page if page is not None else queryset
+        serializer_class = serializer_class or self.get_serializer_class()
+        data = serializer_class(rows, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
 
     # --- writes -----------------------------------------------------------------------------
 

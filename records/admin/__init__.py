@@ -1,3 +1,3 @@
 """Admin classes, one module per record group."""
 
-from records.admin import gauges, medications  # noqa: F401
+from records.admin import conditions, gauges, medications  # noqa: F401

@@ -6,7 +6,7 @@ from importlib import import_module
 from medikeep.api.routers import ApiRouter
 from patients.core.routing import PatientListRouter, register_record
 
-GROUPS = ["medications", "gauges"]
+GROUPS = ["medications", "gauges", "conditions"]
 
 router = ApiRouter()
 nested = PatientListRouter()

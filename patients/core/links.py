@@ -1,0 +1,316 @@
+"""One mechanism for every link between two records of the same patient.
+
+A link family (condition ⇄ medication, encounter ⇄ lab result, treatment ⇄ equipment …) is a
+small model subclassing PatientLinkModel plus one `link_urlpatterns(...)` call per direction.
+The generic viewset lists, links one, links in bulk, updates the link's own fields and
+unlinks, with the same rules everywhere:
+- the parent record must be visible (404), writes need EDIT on its patient (403);
+- the other record must be visible (404) and belong to the same patient (400);
+- linking twice is a 400; bulk linking skips existing links, refuses empty or repeated ids
+  (422) and is all-or-nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models, transaction
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from medikeep.api.exceptions import BusinessRuleError
+from medikeep.api.views import ApiViewSet
+from medikeep.middleware import client_ip
+from patients.access import Level, can_access
+from patients.choices import RecordAction
+from patients.core.serializers import model_snapshot
+from patients.signals import record_changed
+
+MAX_BULK = 100
+
+
+class PatientLinkModel(models.Model):
+    """Base of link tables. `link_sides` names the two foreign keys to patient records."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    link_sides: tuple[str, str] = ("", "")
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+    @property
+    def patient_id(self) -> int:
+        return getattr(self, self.link_sides[0]).patient_id
+
+
+@dataclass(frozen=True)
+class LinkFamily:
+    """One direction of a link family: the URL names `parent`, the body names `child`."""
+
+    model: type[PatientLinkModel]
+    parent: str
+    child: str
+    child_summary: type[serializers.Serializer]
+    extra_fields: tuple[str, ...] = ()
+    delete_message: str = "Link removed"
+    serializer_base: type[serializers.ModelSerializer] = serializers.ModelSerializer
+
+    def related(self, side: str):
+        return self.model._meta.get_field(side).related_model
+
+
+def _link_serializer(family: LinkFamily) -> type[serializers.ModelSerializer]:
+    child_id = f"{family.child}_id"
+    attrs = {
+        child_id: serializers.IntegerField(min_value=1, max_value=2**62),
+        f"{family.parent}_id": serializers.IntegerField(read_only=True),
+        family.child: family.child_summary(read_only=True),
+        "Meta": type(
+            "Meta",
+            (),
+            {
+                "model": family.model,
+                "fields": [
+                    "id",
+                    f"{family.parent}_id",
+                    child_id,
+                    *family.extra_fields,
+                    family.child,
+                    "created_at",
+                    "updated_at",
+                ],
+                "read_only_fields": ["id", "created_at", "updated_at"],
+            },
+        ),
+    }
+    name = f"{family.model.__name__}From{family.parent.title().replace('_', '')}"
+    return type(name, (family.serializer_base,), attrs)
+
+
+def _bulk_serializer(family: LinkFamily) -> type[serializers.Serializer]:
+    """{<child>_ids: [...], <extra fields>}: the extra fields apply to every new link."""
+
+    def validate_ids(self, value):
+        if not value:
+            raise serializers.ValidationError("Give at least one id.")
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("An id is listed twice.")
+        return value
+
+    fields = [f"{family.child}_ids", *family.extra_fields]
+    meta = type("Meta", (), {"model": family.model, "fields": fields})
+    attrs = {
+        "Meta": meta,
+        f"{family.child}_ids": serializers.ListField(
+            child=serializers.IntegerField(min_value=1, max_value=2**62), max_length=MAX_BULK
+        ),
+        f"validate_{family.child}_ids": validate_ids,
+    }
+    name = f"{family.model.__name__}BulkFrom{family.parent.title().replace('_', '')}"
+    return type(name, (serializers.ModelSerializer,), attrs)
+
+
+class LinkMessageSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    message = serializers.CharField()
+
+
+class LinkViewSet(ApiViewSet):
+    family: LinkFamily
+    permission_classes = [IsAuthenticated]
+    pagination_class = None
+    bulk_serializer_class: type[serializers.Serializer]
+
+    # --- the two records --------------------------------------------------------------------
+
+    def parent_record(self, level: Level = Level.VIEW):
+        if not hasattr(self, "_parent"):
+            model = self.family.related(self.family.parent)
+            parent = (
+                model.objects.visible_to(self.request.user)
+                .filter(pk=self.kwargs["parent_id"])
+                .first()
+            )
+            if parent is None:
+                raise Http404(f"{model._meta.verbose_name.capitalize()} not found")
+            self._parent = parent
+        if level > Level.VIEW and not can_access(self.request.user, self._parent.patient_id, level):
+            raise PermissionDenied("Your access to this patient does not allow changes.")
+        return self._parent
+
+    def _children(self, ids: list[int], parent) -> dict[int, models.Model]:
+        model = self.family.related(self.family.child)
+        found = {c.pk: c for c in model.objects.visible_to(self.request.user).filter(pk__in=ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            label = model._meta.verbose_name.capitalize()
+            raise Http404(f"{label} not found: {', '.join(map(str, missing))}")
+        foreign = [i for i, c in found.items() if c.patient_id != parent.patient_id]
+        if foreign:
+            raise BusinessRuleError(
+                f"{model._meta.verbose_name.capitalize()} {', '.join(map(str, foreign))} "
+                "belongs to a different patient."
+            )
+        return found
+
+    def get_queryset(self):
+        family = self.family
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no parent record
+            return family.model.objects.none()
+        return (
+            family.model.objects.filter(**{family.parent: self.parent_record()})
+            .select_related(family.child)
+            .order_by("id")
+        )
+
+    def _announce(self, action, link, before, after, patient_id):
+        user, address = self.request.user, client_ip(self.request)
+        transaction.on_commit(
+            lambda: record_changed.send(
+                sender=type(link),
+                user=user,
+                instance=link,
+                action=action,
+                before=before,
+                after=after,
+                patient_id=patient_id,
+                ip_address=address,
+            )
+        )
+
+    # --- operations -------------------------------------------------------------------------
+
+    def list(self, request, *args, **kwargs):
+        return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+    def create(self, request, *args, **kwargs):
+        parent = self.parent_record(Level.EDIT)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        child = self._children([data.pop(f"{self.family.child}_id")], parent).popitem()[1]
+        link = self._save_links(parent, [child], data, skip_existing=False)[0]
+        return Response(self.get_serializer(link).data, status=status.HTTP_201_CREATED)
+
+    def bulk(self, request, *args, **kwargs):
+        parent = self.parent_record(Level.EDIT)
+        serializer = self.bulk_serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        ids = data.pop(f"{self.family.child}_ids")
+        children = self._children(ids, parent)
+        links = self._save_links(parent, [children[i] for i in ids], data, skip_existing=True)
+        return Response(self.get_serializer(links, many=True).data)
+
+    def _save_links(self, parent, children, extra: dict, *, skip_existing: bool):
+        family = self.family
+        existing = set(
+            family.model.objects.filter(
+                **{family.parent: parent, f"{family.child}__in": children}
+            ).values_list(f"{family.child}_id", flat=True)
+        )
+        if existing and not skip_existing:
+            raise BusinessRuleError("These records are already linked.")
+        created = []
+        with transaction.atomic():
+            for child in children:
+                if child.pk in existing:
+                    continue
+                link = family.model(**{family.parent: parent, family.child: child}, **extra)
+                link.full_clean()
+                link.save()
+                created.append(link)
+                self._announce(
+                    RecordAction.CREATED, link, None, model_snapshot(link), parent.patient_id
+                )
+        return created
+
+    def _link(self):
+        link = self.get_queryset().filter(pk=self.kwargs["link_id"]).first()
+        if link is None:
+            raise Http404("Link not found")
+        return link
+
+    def update(self, request, *args, **kwargs):
+        parent = self.parent_record(Level.EDIT)
+        link = self._link()
+        serializer = self.get_serializer(link, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        before = model_snapshot(link)
+        with transaction.atomic():
+            for name in self.family.extra_fields:  # the linked records never change here
+                if name in serializer.validated_data:
+                    setattr(link, name, serializer.validated_data[name])
+            link.full_clean()
+            link.save()
+            self._announce(
+                RecordAction.UPDATED, link, before, model_snapshot(link), parent.patient_id
+            )
+        return Response(self.get_serializer(link).data)
+
+    def destroy(self, request, *args, **kwargs):
+        parent = self.parent_record(Level.EDIT)
+        link = self._link()
+        with transaction.atomic():
+            before, link_id = model_snapshot(link), link.pk
+            link.delete()
+            link.pk = link_id
+            self._announce(RecordAction.DELETED, link, before, None, parent.patient_id)
+        return Response({"status": "success", "message": self.family.delete_message})
+
+
+def link_urlpatterns(
+    family: LinkFamily, *, base: str | None = None, list_paths: tuple[str, ...] = (), tag: str
+) -> list:
+    """URL patterns for one direction of a link family.
+
+    `base` ("conditions/<int:parent_id>/medications") gets list, link, bulk, update and
+    delete; each of `list_paths` only lists. Both name the parent as <int:parent_id>.
+    """
+    link_serializer = _link_serializer(family)
+    bulk_serializer = _bulk_serializer(family)
+    name = f"{family.model.__name__}From{family.parent.title().replace('_', '')}ViewSet"
+
+    def bulk(self, request, *args, **kwargs):  # a method of its own, to carry its schema
+        return LinkViewSet.bulk(self, request, *args, **kwargs)
+
+    viewset = type(
+        name,
+        (LinkViewSet,),
+        {
+            "family": family,
+            "serializer_class": link_serializer,
+            "bulk_serializer_class": bulk_serializer,
+            "bulk": extend_schema(
+                tags=[tag], request=bulk_serializer, responses=link_serializer(many=True)
+            )(bulk),
+        },
+    )
+    schemas = {"list": extend_schema(tags=[tag])}
+    if base:
+        schemas |= {
+            "create": extend_schema(tags=[tag]),
+            "update": extend_schema(tags=[tag]),
+            "destroy": extend_schema(tags=[tag], responses=LinkMessageSerializer),
+        }
+    viewset = extend_schema_view(**schemas)(viewset)
+    patterns = []
+    if base:
+        patterns += [
+            path(base, viewset.as_view({"get": "list", "post": "create"})),
+            path(f"{base}/bulk", viewset.as_view({"post": "bulk"})),
+            path(
+                f"{base}/<int:link_id>",
+                viewset.as_view({"put": "update", "patch": "update", "delete": "destroy"}),
+            ),
+        ]
+    patterns += [path(p, viewset.as_view({"get": "list"})) for p in list_paths]
+    return patterns
