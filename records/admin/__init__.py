@@ -1,3 +1,14 @@
 """Admin classes, one module per record group."""
 
-from records.admin import conditions, gauges, medications  # noqa: F401
+from records.admin import (  # noqa: F401
+    allergies,
+    conditions,
+    contacts,
+    encounters,
+    gauges,
+    immunizations,
+    labs,
+    medications,
+    procedures,
+    vitals,
+)

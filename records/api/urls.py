@@ -6,7 +6,18 @@ from importlib import import_module
 from medikeep.api.routers import ApiRouter
 from patients.core.routing import PatientListRouter, register_record
 
-GROUPS = ["medications", "gauges", "conditions"]
+GROUPS = [
+    "medications",
+    "gauges",
+    "conditions",
+    "allergies",
+    "immunizations",
+    "procedures",
+    "encounters",
+    "labs",
+    "vitals",
+    "contacts",
+]
 
 router = ApiRouter()
 nested = PatientListRouter()

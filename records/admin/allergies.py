@@ -1,0 +1,1 @@
+"""Admin of record group allergies (being built)."""

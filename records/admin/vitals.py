@@ -1,0 +1,1 @@
+"""Admin of record group vitals (being built)."""

@@ -1,0 +1,7 @@
+"""Record group vitals (being built)."""
+
+urlpatterns: list = []
+
+
+def register(router, nested, register_record):
+    pass

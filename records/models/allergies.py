@@ -1,0 +1,3 @@
+"""Record group allergies (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group contacts (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group encounters (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group immunizations (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group labs (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group procedures (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group vitals (being built)."""
+
+__all__: list = []
