@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import date
 
 from django.conf import settings
@@ -137,6 +138,47 @@ class PatientShare(models.Model):
     def clean(self):
         if self.patient_id and self.grantee_id and self.patient.owner_id == self.grantee_id:
             raise ValidationError("A patient cannot be shared with its owner.")
+
+
+def patient_photo_path(instance: PatientPhoto, filename: str) -> str:
+    """A name we make up: the client's file name is kept as metadata, never used as a path."""
+    return f"photos/patients/patient_{instance.patient_id}_{secrets.token_hex(8)}.jpg"
+
+
+class PatientPhoto(models.Model):
+    """The patient's profile photo: one per patient, always a re-encoded JPEG.
+
+    Served only through the access-checked photo endpoint, never as a public media URL.
+    The file goes with the row (patients/receivers.py deletes it once the deletion commits).
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="photo")
+    file = models.FileField(upload_to=patient_photo_path, max_length=500)
+    file_size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    mime_type = models.CharField(max_length=100, default="image/jpeg")
+    original_name = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Set on every upload (a replacement keeps the row), hence not auto_now_add.
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"Photo of {self.patient}"
+
+    @property
+    def filename(self) -> str:
+        return self.file.name.rsplit("/", 1)[-1] if self.file else ""
 
 
 # --- the record base ------------------------------------------------------------------------

@@ -58,3 +58,101 @@ def with_permission_level(queryset, user):
             output_field=IntegerField(),
         )
     )
+
+
+# --- patient management reads (the patient endpoints) --------------------------------------
+# Imports stay local to this section so that the module head is left to its owner.
+
+# access_rank (see with_permission_level) -> the permission_level clients see. Owners get
+# "full", as in the reference; `is_owner` tells them apart.
+PERMISSION_LEVELS = {4: "full", 3: "full", 2: "edit", 1: "view"}
+
+
+def owned_patients(user):
+    return Patient.objects.filter(owner_id=user.pk)
+
+
+def patient_list(user, *, include_shared: bool = True, search: str = ""):
+    """The patients the user may see (or only owns), annotated with `access_rank`, by id.
+
+    `search` matches every whitespace-separated word against first or last name,
+    case-insensitively, so "ali own" finds Alice Owner.
+    """
+    from django.db.models import Q
+
+    queryset = patients_visible_to(user) if include_shared else owned_patients(user)
+    for word in (search or "").split()[:10]:
+        queryset = queryset.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
+    return with_permission_level(queryset, user).order_by("id")
+
+
+def patient_counts(queryset, user) -> dict[str, int]:
+    """{total, owned, shared} of a patient queryset, in one aggregate query."""
+    from django.db.models import Count, Q
+
+    counts = queryset.order_by().aggregate(
+        total=Count("id"), owned=Count("id", filter=Q(owner_id=user.pk))
+    )
+    return {**counts, "shared": counts["total"] - counts["owned"]}
+
+
+def patient_stats(user) -> dict:
+    """Counts of the patients the user may see, in one aggregate query."""
+    from django.db.models import Count, Q
+
+    counts = patients_visible_to(user).aggregate(
+        total=Count("id"),
+        owned=Count("id", filter=Q(owner_id=user.pk)),
+        self_records=Count("id", filter=Q(owner_id=user.pk, is_self_record=True)),
+    )
+    return {
+        "total_patients": counts["total"],
+        "owned_patients": counts["owned"],
+        "shared_patients": counts["total"] - counts["owned"],
+        "self_record_exists": counts["self_records"] > 0,
+    }
+
+
+def self_record_of(user) -> Patient | None:
+    return Patient.objects.filter(owner_id=user.pk, is_self_record=True).first()
+
+
+def visible_patient(user, patient_id: int) -> Patient:
+    """One patient annotated with the user's `access_rank`; call after the access check."""
+    return with_permission_level(Patient.objects.filter(pk=patient_id), user).get()
+
+
+def _record_count(model, condition=None):
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    rows = model._default_manager.filter(patient_id=OuterRef("pk"))
+    if condition is not None:
+        rows = rows.filter(condition)
+    counted = rows.order_by().values("patient_id").annotate(n=Count("pk")).values("n")[:1]
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def dashboard_stats(patient_id: int) -> dict[str, int]:
+    """{patient_id, total_records, <dashboard_key>: n, <dashboard_filters name>: n …}.
+
+    One query whatever the number of record types: each count is a subquery of one SELECT.
+    Types come from record_models(), so this never names a record type. Types without a
+    dashboard_key still count towards total_records.
+    """
+    from patients.models import record_models
+
+    counts = {}
+    total_keys = []
+    for index, model in enumerate(sorted(record_models(), key=lambda m: m._meta.label)):
+        key = model.dashboard_key or f"_records_{index}"
+        counts[key] = _record_count(model)
+        total_keys.append(key)
+        for name, condition in model.dashboard_filters.items():
+            counts[name] = _record_count(model, condition)
+    row = Patient.objects.filter(pk=patient_id).values(**counts).first() if counts else {}
+    if row is None:
+        raise Http404("Patient not found")
+    stats = {"patient_id": patient_id, "total_records": sum(row[key] for key in total_keys)}
+    stats.update({key: value for key, value in row.items() if not key.startswith("_")})
+    return stats

@@ -1,0 +1,1 @@
+"""Patient endpoints: /patients/me…, /patient-management… and the patient photo."""

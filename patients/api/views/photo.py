@@ -1,0 +1,99 @@
+"""/patients/{patient_id}/photo: upload (FULL), stream and metadata (VIEW), delete (owner)."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from medikeep.api.views import ApiView
+from patients import photos, services
+from patients.access import Level, is_owner, require_patient_access
+from patients.api import serializers as s
+from patients.models import Patient, PatientPhoto
+
+TAGS = ["patients"]
+NO_PHOTO = "This patient has no photo."
+OWNER_ONLY = "Only the patient owner can delete the photo."
+
+
+def _photo_of(patient_id: int) -> PatientPhoto:
+    photo = PatientPhoto.objects.filter(patient_id=patient_id).first()
+    if photo is None:
+        raise NotFound(NO_PHOTO)
+    return photo
+
+
+class PatientPhotoView(ApiView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_throttles(self):
+        # Uploads count against the upload budget; looking at photos does not.
+        self.throttle_scope = "upload" if self.request.method == "POST" else "standard"
+        return super().get_throttles()
+
+    def perform_content_negotiation(self, request, force=False):
+        # <img> tags and image clients ask for image/*; errors are still rendered as JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The photo (JPEG)."
+            )
+        },
+        tags=TAGS,
+    )
+    def get(self, request, patient_id):
+        """The photo itself, streamed; needs VIEW."""
+        patient_id = require_patient_access(request.user, patient_id, Level.VIEW)
+        photo = _photo_of(patient_id)
+        try:
+            handle = photo.file.open("rb")
+        except OSError as exc:
+            raise NotFound("The photo file is missing.") from exc
+        response = FileResponse(
+            handle, content_type="image/jpeg", filename=photo.filename, as_attachment=False
+        )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    @extend_schema(
+        request={"multipart/form-data": s.PhotoUploadSerializer},
+        responses={201: s.PhotoSerializer},
+        tags=TAGS,
+    )
+    def post(self, request, patient_id):
+        """Uploads (or replaces) the photo; needs FULL. Stored as a JPEG of at most 1000x1000."""
+        patient_id = require_patient_access(request.user, patient_id, Level.FULL)
+        photos.check_request_size(request)
+        serializer = s.PhotoUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        photo = services.patient_photo_save(
+            patient=Patient.objects.get(pk=patient_id),
+            upload=serializer.validated_data["file"],
+            uploaded_by=request.user,
+        )
+        return Response(s.PhotoSerializer(photo).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None}, tags=TAGS)
+    def delete(self, request, patient_id):
+        """Deletes the photo; owner only."""
+        patient_id = require_patient_access(request.user, patient_id, Level.VIEW)
+        photo = _photo_of(patient_id)
+        if not is_owner(request.user, photo.patient):
+            raise PermissionDenied(OWNER_ONLY)
+        services.patient_photo_delete(photo=photo)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PatientPhotoInfoView(ApiView):
+    @extend_schema(responses=s.PhotoInfoSerializer, tags=TAGS)
+    def get(self, request, patient_id):
+        """The photo's metadata without the file; needs VIEW."""
+        patient_id = require_patient_access(request.user, patient_id, Level.VIEW)
+        return Response(s.PhotoInfoSerializer(_photo_of(patient_id)).data)
