@@ -11,11 +11,10 @@ PASSWORD_CHANGE_REQUIRED = "Password change required before accessing this resou
 
 
 class ApiViewMixin:
-    """Refuses every request of an account that must change its password first.
-
-    Views that stay reachable in that state (change-password, logout, /users/me) set
-    `allowed_while_password_change_required = True`.
-    """
+    # Refuses every request of an account that must change its password first. Views that
+    # stay reachable in that state (change-password, logout, /users/me) set
+    # `allowed_while_password_change_required = True`. (A comment, not a docstring: the
+    # schema would show a docstring as the description of every view without its own.)
 
     allowed_while_password_change_required = False
 
