@@ -6,6 +6,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
+from patients.core.serializers import match_choice
 from patients.models import normalise_tags
 
 
@@ -53,3 +54,13 @@ class TaggedFilterSet(PatientOwnedFilterSet):
                 else (combined | condition)
             )
         return queryset.filter(combined)
+
+
+class LenientChoiceFilter(django_filters.CharFilter):
+    """Filters a choice field by a value read as LenientChoiceField reads it."""
+
+    def filter(self, qs, value):
+        if value in ("", None):
+            return qs
+        choices = [key for key, _ in qs.model._meta.get_field(self.field_name).choices]
+        return super().filter(qs, match_choice(value, choices))

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import re
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
+from rest_framework.settings import api_settings
 
 from medikeep.api.exceptions import BusinessRuleError
 from patients.access import Level, require_patient_access
@@ -15,6 +19,36 @@ from patients.models import PatientOwnedModel
 
 BASE_FIELDS = ["id", "patient_id"]
 TIMESTAMP_FIELDS = ["created_at", "updated_at"]
+
+
+def choice_key(text: str) -> str:
+    """A choice's comparison key: "Life Threatening" and "life_threatening" match."""
+    return re.sub(r"[\s_-]+", "_", text.strip().lower())
+
+
+def match_choice(text: str, values) -> str:
+    """The stored choice value `text` means, or `text` lower-cased when none matches."""
+    wanted = choice_key(text)
+    return next((v for v in values if choice_key(str(v)) == wanted), text.strip().lower())
+
+
+class LenientChoiceField(serializers.ChoiceField):
+    """A choice read case-insensitively, with "-", "_" and spaces alike.
+
+    The reference lower-cases these values and the contract's own examples send
+    "Intramuscular"; unknown values are still refused (422).
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data.strip():
+            data = match_choice(data, self.choice_strings_to_values.values())
+        return super().to_internal_value(data)
+
+
+def tags_field():
+    return serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=100
+    )
 
 
 class PatientOwnedSerializer(serializers.ModelSerializer):
@@ -28,6 +62,34 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
 
     patient_id = serializers.IntegerField(required=False)
 
+    serializer_choice_field = LenientChoiceField
+    # {alias: canonical}: a second name the reference's clients use for a field. Declare the
+    # alias as a field with source=<canonical>; both are accepted and returned, and sending
+    # both with different values is a 422.
+    field_aliases: dict[str, str] = {}
+    # Canonical names a create must give (under either name).
+    required_on_create: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            data = dict(data)
+            # The reference's clients send null for an empty optional text or choice.
+            for name, field in self.fields.items():
+                if (
+                    data.get(name, "") is None
+                    and not field.read_only
+                    and getattr(field, "allow_blank", False)
+                    and not field.allow_null
+                ):
+                    data[name] = ""
+        if isinstance(data, dict):
+            for alias, canonical in self.field_aliases.items():
+                if alias in data and canonical in data and data[alias] != data[canonical]:
+                    raise serializers.ValidationError(
+                        {alias: [f"{alias} and {canonical} name the same field; send one value."]}
+                    )
+        return super().to_internal_value(data)
+
     def build_field(self, field_name, info, model_class, nested_depth):
         relation = info.relations.get(field_name.removesuffix("_id"))
         if field_name.endswith("_id") and relation is not None and not relation.to_many:
@@ -35,7 +97,7 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
             return serializers.PrimaryKeyRelatedField, {
                 "source": model_field.name,
                 "queryset": relation.related_model._default_manager.all(),
-                "required": False,
+                "required": not (model_field.null or model_field.blank),
                 "allow_null": model_field.null,
             }
         return super().build_field(field_name, info, model_class, nested_depth)
@@ -56,6 +118,13 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if self.instance is None:
+            missing = {
+                name: ["This field is required."]
+                for name in self.required_on_create
+                if attrs.get(name) in (None, "")
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
             view = self.context["view"]
             requested = attrs.pop("patient_id", None) or view.default_patient_id()
             attrs["patient_id"] = require_patient_access(
@@ -90,7 +159,10 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
         try:
             candidate.full_clean(exclude=["patient"], validate_unique=True)
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(get_error_detail(exc)) from exc
+            detail = get_error_detail(exc)
+            if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
+                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+            raise serializers.ValidationError(detail) from exc
         # clean() may normalise values (tags, codes): keep what the model made of them.
         return {
             name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()

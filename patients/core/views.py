@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -27,9 +27,23 @@ PATIENT_ID_PARAM = OpenApiParameter(
 )
 
 
+class DeleteMessageSerializer(serializers.Serializer):
+    message = serializers.CharField()
+
+
 def record_viewset_schema(cls):
-    """Documents the shared query parameter on the list operation."""
-    return extend_schema_view(list=extend_schema(parameters=[PATIENT_ID_PARAM]))(cls)
+    """Documents what the base adds: the list's patient_id, the per-patient list path, and the
+    delete answer (204, or 200 with a message when `delete_status` is 200)."""
+    destroy = (
+        extend_schema(responses={204: None})
+        if cls.delete_status == status.HTTP_204_NO_CONTENT
+        else extend_schema(responses={200: DeleteMessageSerializer})
+    )
+    return extend_schema_view(
+        list=extend_schema(parameters=[PATIENT_ID_PARAM]),
+        by_patient=extend_schema(responses=cls.serializer_class(many=True)),
+        destroy=destroy,
+    )(cls)
 
 
 class PatientOwnedViewSet(ModelApiViewSet):
@@ -68,15 +82,28 @@ class PatientOwnedViewSet(ModelApiViewSet):
         """The patient a create without patient_id in the body is for."""
         return self._requested_patient() or active_patient_id(self.request.user)
 
+    # Collection actions that cover every patient the user may see rather than one patient
+    # (searches by code …); a patient_id query parameter still narrows them to that patient.
+    across_patients_actions: frozenset[str] = frozenset()
+
+    def _scoped_to_one_patient(self) -> bool:
+        if "patient_id" in self.kwargs:
+            return True
+        if self.detail is not False:
+            return False
+        across = self.action in self.across_patients_actions
+        return not across or bool(self.request.query_params.get("patient_id"))
+
     def get_queryset(self):
         queryset = super().get_queryset()
         if getattr(self, "swagger_fake_view", False):  # schema generation has no real user
             return queryset.none()
-        queryset = queryset.visible_to(self.request.user)
-        # Collections (list and the extra list actions) show one patient's records.
-        if self.detail is False or "patient_id" in self.kwargs:
+        if self._scoped_to_one_patient():
+            # The patient equality goes first: SQLite plans by the first usable term, and
+            # with the access subquery first it sorts all of a patient's rows instead of
+            # walking the (patient, date) index.
             queryset = queryset.for_patient(self.target_patient_id())
-        return queryset
+        return queryset.visible_to(self.request.user)
 
     def list_of(self, queryset, serializer_class=None):
         """A list response for a narrowed queryset (extra list actions), filtered and paged."""

@@ -1,7 +1,113 @@
-"""Record group procedures (being built)."""
+"""Procedures: /procedures, /procedures/{id}, /procedures/patient/{patient_id}."""
 
-urlpatterns: list = []
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+
+from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
+from patients.core.serializers import (
+    BASE_FIELDS,
+    TIMESTAMP_FIELDS,
+    PatientOwnedSerializer,
+    tags_field,
+)
+from patients.core.views import PatientOwnedViewSet, record_viewset_schema
+from records.api.summaries import ConditionSummarySerializer
+from records.models import Procedure
+
+_CODE_LENGTH = Procedure._meta.get_field("procedure_code").max_length
+_COMPLICATIONS_LENGTH = Procedure._meta.get_field("complications").max_length
+
+
+class ProcedureSerializer(PatientOwnedSerializer):
+    # The reference's record says "date", "procedure_code" and "procedure_complications";
+    # the contract "procedure_date". Both names of each are accepted and returned.
+    field_aliases = {
+        "date": "procedure_date",
+        "code": "procedure_code",
+        "procedure_complications": "complications",
+    }
+    required_on_create = ("procedure_date",)
+
+    procedure_date = serializers.DateField(
+        required=False,
+        help_text="Required on create, under this name or date. Only scheduled or postponed "
+        "procedures may lie in the future (up to 10 years).",
+    )
+    date = serializers.DateField(
+        source="procedure_date", required=False, help_text="Another name of procedure_date."
+    )
+    procedure_code = serializers.CharField(
+        max_length=_CODE_LENGTH, required=False, allow_blank=True
+    )
+    code = serializers.CharField(
+        source="procedure_code",
+        max_length=_CODE_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Another name of procedure_code.",
+    )
+    complications = serializers.CharField(
+        max_length=_COMPLICATIONS_LENGTH, required=False, allow_blank=True
+    )
+    procedure_complications = serializers.CharField(
+        source="complications",
+        max_length=_COMPLICATIONS_LENGTH,
+        required=False,
+        allow_blank=True,
+        help_text="Another name of complications.",
+    )
+    tags = tags_field()
+    condition = ConditionSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Procedure
+        fields = [
+            *BASE_FIELDS,
+            "procedure_name",
+            "procedure_code",
+            "code",
+            "procedure_type",
+            "procedure_date",
+            "date",
+            "status",
+            "outcome",
+            "description",
+            "facility",
+            "procedure_setting",
+            "procedure_duration",
+            "anesthesia_type",
+            "anesthesia_notes",
+            "complications",
+            "procedure_complications",
+            "notes",
+            "tags",
+            "condition_id",
+            "condition",
+            *TIMESTAMP_FIELDS,
+        ]
+
+
+class ProcedureFilterSet(TaggedFilterSet):
+    search_fields = ("procedure_name", "procedure_code", "facility")
+
+    status = LenientChoiceFilter(field_name="status")
+    outcome = LenientChoiceFilter(field_name="outcome")
+
+    class Meta:
+        model = Procedure
+        fields: list = []
+
+
+@record_viewset_schema
+@extend_schema(tags=["procedures"])
+class ProcedureViewSet(PatientOwnedViewSet):
+    queryset = Procedure.objects.select_related("condition")
+    serializer_class = ProcedureSerializer
+    filterset_class = ProcedureFilterSet
+    delete_status = 200
 
 
 def register(router, nested, register_record):
-    pass
+    register_record(router, nested, "procedures", ProcedureViewSet, "procedure")

@@ -40,6 +40,11 @@ class TestFields:
         assert got["effective_period_end"] == "2025-12-31"
         assert Medication.objects.get(pk=got["id"]).tag_index == ",heart-health,daily,"
 
+    def test_choice_spellings_are_read_leniently(self, alice_api, patient):
+        response = create(alice_api, status="On_Hold", route="Oral")
+        assert response.status_code == 201
+        assert (response.json()["status"], response.json()["route"]) == ("on-hold", "oral")
+
     def test_delete_is_204(self, alice_api, patient):
         record = MedicationFactory(patient=patient)
         response = alice_api.delete(f"{URL}/{record.pk}")
@@ -56,7 +61,7 @@ class TestValidation:
             ({"reminder_times": [f"{h:02d}:00" for h in range(13)]}, "reminder_times"),
             ({"reminder_enabled": True, "reminder_times": []}, "reminder_times"),
             ({"reminder_days": [7]}, "reminder_days"),
-            ({"status": "on_hold"}, "status"),
+            ({"status": "paused"}, "status"),
             ({"route": "telepathy"}, "route"),
             ({"medication_name": "x" * 101}, "medication_name"),
             ({"dosage": "x" * 51}, "dosage"),

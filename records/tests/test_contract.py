@@ -110,7 +110,7 @@ class TestReading:
 
 class TestWriting:
     def test_owner_creates_updates_deletes(self, case, alice_api, patient):
-        created = alice_api.post(url(case), case.create, format="json")
+        created = alice_api.post(url(case), case.body(patient), format="json")
         assert created.status_code == 201, created.content
         body = created.json()
         assert body["patient_id"] == patient.pk
@@ -126,7 +126,7 @@ class TestWriting:
     def test_create_through_the_nested_path(self, case, alice_api, alice):
         second = PatientFactory(owner=alice)
         response = alice_api.post(
-            f"/api/v1/patients/{second.pk}/{case.prefix}", case.create, format="json"
+            f"/api/v1/patients/{second.pk}/{case.prefix}", case.body(second), format="json"
         )
         assert response.status_code == 201, response.content
         assert response.json()["patient_id"] == second.pk
@@ -134,7 +134,7 @@ class TestWriting:
     def test_view_share_cannot_write(self, case, client_for, bob, shared_patient):
         record = case.factory(patient=shared_patient)
         api = client_for(bob)
-        body = {**case.create, "patient_id": shared_patient.pk}
+        body = case.body(shared_patient, patient_id=shared_patient.pk)
         assert api.post(url(case), body, format="json").status_code == 403
         assert api.put(url(case, record), case.update, format="json").status_code == 403
         assert api.delete(url(case, record)).status_code == 403
@@ -146,7 +146,7 @@ class TestWriting:
     @pytest.mark.parametrize("persona", ["carol", "dave"])
     def test_edit_and_full_shares_write(self, case, client_for, shared_patient, persona, request):
         api = client_for(request.getfixturevalue(persona))
-        body = {**case.create, "patient_id": shared_patient.pk}
+        body = case.body(shared_patient, patient_id=shared_patient.pk)
         created = api.post(url(case), body, format="json")
         assert created.status_code == 201, created.content
         record = case.factory._meta.model.objects.get(pk=created.json()["id"])
@@ -155,7 +155,7 @@ class TestWriting:
 
     def test_foreign_patient_id_is_refused(self, case, alice_api, patient, mallory):
         theirs = PatientFactory(owner=mallory)
-        body = {**case.create, "patient_id": theirs.pk}
+        body = case.body(patient, patient_id=theirs.pk)
         response = alice_api.post(url(case), body, format="json")
         assert response.status_code == 403
         assert not case.factory._meta.model.objects.filter(patient=theirs).exists()
@@ -168,7 +168,7 @@ class TestWriting:
         assert record.patient_id == patient.pk
 
     def test_invalid_input_is_422_naming_the_fields(self, case, alice_api, patient):
-        response = alice_api.post(url(case), {**case.create, **case.invalid}, format="json")
+        response = alice_api.post(url(case), case.body(patient, **case.invalid), format="json")
         assert response.status_code == 422
         assert set(case.invalid) <= set(response.json()["errors"])
         assert not case.factory._meta.model.objects.exists()
