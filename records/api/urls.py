@@ -17,6 +17,10 @@ GROUPS = [
     "labs",
     "vitals",
     "contacts",
+    "treatments",
+    "symptoms",
+    "injuries",
+    "family",
 ]
 
 router = ApiRouter()

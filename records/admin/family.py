@@ -1,0 +1,1 @@
+"""Admin of record group family (being built)."""

@@ -1,0 +1,1 @@
+"""Admin of record group injuries (being built)."""

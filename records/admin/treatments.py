@@ -1,0 +1,1 @@
+"""Admin of record group treatments (being built)."""

@@ -1,0 +1,7 @@
+"""Record group family (being built)."""
+
+urlpatterns: list = []
+
+
+def register(router, nested, register_record):
+    pass

@@ -1,0 +1,7 @@
+"""Record group treatments (being built)."""
+
+urlpatterns: list = []
+
+
+def register(router, nested, register_record):
+    pass

@@ -1,0 +1,3 @@
+"""Record group family (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Record group injuries (being built)."""
+
+__all__: list = []

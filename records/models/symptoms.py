@@ -1,0 +1,3 @@
+"""Record group symptoms (being built)."""
+
+__all__: list = []

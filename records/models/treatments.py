@@ -1,0 +1,3 @@
+"""Record group treatments (being built)."""
+
+__all__: list = []
