@@ -126,6 +126,8 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
             if missing:
                 raise serializers.ValidationError(missing)
             view = self.context["view"]
+            # Values the URL fixes (the parent record of a nested path) win over the body.
+            attrs.update(getattr(view, "implied_values", dict)())
             requested = attrs.pop("patient_id", None) or view.default_patient_id()
             attrs["patient_id"] = require_patient_access(
                 self.context["request"].user, requested, Level.EDIT

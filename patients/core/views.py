@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
@@ -175,3 +176,46 @@ class PatientOwnedViewSet(ModelApiViewSet):
     def by_patient(self, request, *args, **kwargs):
         """The records of one patient (the reference's /<type>/patient/{patient_id})."""
         return self.list(request, *args, **kwargs)
+
+
+class NestedRecordMixin:
+    """Serves a record type under its parent record: /<parents>/{parent_id}/<children>.
+
+    Mixed into a PatientOwnedViewSet by `register_nested_record`. The parent must be visible
+    (404 otherwise); the patient is the parent's; new records are attached to the parent.
+    """
+
+    parent_field: str = ""
+
+    @classmethod
+    def get_extra_actions(cls):
+        return []  # the type's extra paths stay on its own top-level routes
+
+    def parent_record(self):
+        if not hasattr(self, "_parent"):
+            model = self.queryset.model._meta.get_field(self.parent_field).related_model
+            parent = (
+                model.objects.visible_to(self.request.user)
+                .filter(pk=self.kwargs["parent_id"])
+                .first()
+            )
+            if parent is None:
+                raise Http404(f"{model._meta.verbose_name.capitalize()} not found")
+            self._parent = parent
+        return self._parent
+
+    def target_patient_id(self) -> int:
+        return self.parent_record().patient_id
+
+    def default_patient_id(self):
+        return self.parent_record().patient_id
+
+    def implied_values(self) -> dict:
+        return {self.parent_field: self.parent_record()}
+
+    def get_queryset(self):
+        queryset = self.queryset.all()
+        if getattr(self, "swagger_fake_view", False):
+            return queryset.none()
+        parent = self.parent_record()
+        return queryset.filter(**{self.parent_field: parent}).visible_to(self.request.user)
