@@ -21,6 +21,9 @@ GROUPS = [
     "symptoms",
     "injuries",
     "family",
+    "directory",
+    "lab_catalogue",
+    "vaccine_catalogue",
 ]
 
 router = ApiRouter()

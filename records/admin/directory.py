@@ -1,0 +1,1 @@
+"""Admin of reference group directory (being built)."""

@@ -1,0 +1,1 @@
+"""Admin of reference group lab_catalogue (being built)."""

@@ -1,0 +1,1 @@
+"""Admin of reference group vaccine_catalogue (being built)."""

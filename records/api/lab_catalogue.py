@@ -1,0 +1,7 @@
+"""Reference group lab_catalogue (being built)."""
+
+urlpatterns: list = []
+
+
+def register(router, nested, register_record):
+    pass

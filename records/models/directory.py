@@ -1,0 +1,3 @@
+"""Reference group directory (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Reference group lab_catalogue (being built)."""
+
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Reference group vaccine_catalogue (being built)."""
+
+__all__: list = []
