@@ -42,8 +42,17 @@ def register_choice_enum_names() -> None:
     from drf_spectacular.settings import spectacular_settings
 
     overrides = dict(spectacular_settings.ENUM_NAME_OVERRIDES)
+    seen_value_sets = set()
     for choices in _subclasses(Choices):
-        if choices.__module__.split(".")[0] in PROJECT_PACKAGES:
-            name = f"{choices.__name__}Enum"
-            overrides.setdefault(name, f"{choices.__module__}.{choices.__qualname__}")
+        if choices.__module__.split(".")[0] not in PROJECT_PACKAGES:
+            continue
+        # drf-spectacular names enums by their set of values: two classes with the same
+        # values are one enum in the schema, named after the first.
+        values = frozenset(choices.values)
+        if values in seen_value_sets:
+            continue
+        seen_value_sets.add(values)
+        overrides.setdefault(
+            f"{choices.__name__}Enum", f"{choices.__module__}.{choices.__qualname__}"
+        )
     spectacular_settings.ENUM_NAME_OVERRIDES = overrides
