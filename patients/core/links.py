@@ -28,7 +28,7 @@ from medikeep.api.views import ApiViewSet
 from medikeep.middleware import client_ip
 from patients.access import Level, can_access
 from patients.choices import RecordAction
-from patients.core.serializers import model_snapshot
+from patients.core.serializers import LenientModelSerializer, model_snapshot
 from patients.signals import record_changed
 
 MAX_BULK = 100
@@ -61,7 +61,7 @@ class LinkFamily:
     child_summary: type[serializers.Serializer]
     extra_fields: tuple[str, ...] = ()
     delete_message: str = "Link removed"
-    serializer_base: type[serializers.ModelSerializer] = serializers.ModelSerializer
+    serializer_base: type[serializers.ModelSerializer] = LenientModelSerializer
 
     def related(self, side: str):
         return self.model._meta.get_field(side).related_model
@@ -115,7 +115,7 @@ def _bulk_serializer(family: LinkFamily) -> type[serializers.Serializer]:
         f"validate_{family.child}_ids": validate_ids,
     }
     name = f"{family.model.__name__}BulkFrom{family.parent.title().replace('_', '')}"
-    return type(name, (serializers.ModelSerializer,), attrs)
+    return type(name, (LenientModelSerializer,), attrs)
 
 
 class LinkMessageSerializer(serializers.Serializer):

@@ -51,7 +51,27 @@ def tags_field():
     )
 
 
-class PatientOwnedSerializer(serializers.ModelSerializer):
+class LenientModelSerializer(serializers.ModelSerializer):
+    """Reads input as the reference's clients send it: choices in any case or spelling of
+    "-", "_" and spaces, and null for an empty optional text or choice."""
+
+    serializer_choice_field = LenientChoiceField
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            data = dict(data)
+            for name, field in self.fields.items():
+                if (
+                    data.get(name, "") is None
+                    and not field.read_only
+                    and getattr(field, "allow_blank", False)
+                    and not field.allow_null
+                ):
+                    data[name] = ""
+        return super().to_internal_value(data)
+
+
+class PatientOwnedSerializer(LenientModelSerializer):
     """Validates through the model (`full_clean`), so API, admin and commands share rules.
 
     - `patient_id` defaults to the request's target patient and must be EDIT-able by the user;
@@ -62,7 +82,6 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
 
     patient_id = serializers.IntegerField(required=False)
 
-    serializer_choice_field = LenientChoiceField
     # {alias: canonical}: a second name the reference's clients use for a field. Declare the
     # alias as a field with source=<canonical>; both are accepted and returned, and sending
     # both with different values is a 422.
@@ -71,17 +90,6 @@ class PatientOwnedSerializer(serializers.ModelSerializer):
     required_on_create: tuple[str, ...] = ()
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and not isinstance(data, QueryDict):
-            data = dict(data)
-            # The reference's clients send null for an empty optional text or choice.
-            for name, field in self.fields.items():
-                if (
-                    data.get(name, "") is None
-                    and not field.read_only
-                    and getattr(field, "allow_blank", False)
-                    and not field.allow_null
-                ):
-                    data[name] = ""
         if isinstance(data, dict):
             for alias, canonical in self.field_aliases.items():
                 if alias in data and canonical in data and data[alias] != data[canonical]:
