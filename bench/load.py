@@ -75,25 +75,63 @@ def _json(payload: dict[str, object]) -> Callable[[Ctx], tuple[bytes, dict[str, 
     return build
 
 
-async def _first_medication(target: Target, ctx: Ctx) -> None:
-    """Setup for `medication`: pick an id from the active patient's list."""
+async def _get_json(target: Target, ctx: Ctx, path: str, what: str) -> tuple[int, object]:
+    """One authenticated GET for a setup hook: (status, parsed JSON or None)."""
     conn = Conn(target)
     try:
-        status, data = await conn.request("GET", f"{MED}?limit=1", *_bearer(ctx))
-        rows = json.loads(data) if status == 200 else None
+        status, data = await conn.request("GET", path, *_bearer(ctx))
+        return status, json.loads(data) if status == 200 else None
     except (OSError, ValueError) as e:
-        raise SystemExit(f"setup for medication failed: {e}") from None
+        raise SystemExit(f"setup for {what} failed: {e}") from None
     finally:
         await conn.close()
-    if not isinstance(rows, list) or not rows:
-        raise SystemExit(
-            f"setup: no medication to fetch (HTTP {status} {data[:120]!r}); seed first"
-        )
-    ctx.vars["medication_id"] = str(rows[0]["id"])
+
+
+def _first_id(var: str, path: str, what: str) -> Callable[[Target, Ctx], Awaitable[None]]:
+    """A setup hook that stores the id of the first row `path` lists in ctx.vars[var]."""
+
+    async def setup(target: Target, ctx: Ctx) -> None:
+        status, rows = await _get_json(target, ctx, path, what)
+        if not isinstance(rows, list) or not rows:
+            raise SystemExit(
+                f"setup: no {what} to fetch (HTTP {status}, {rows!r:.120}); seed first"
+            )
+        ctx.vars[var] = str(rows[0]["id"])
+
+    return setup
+
+
+async def _active_patient(target: Target, ctx: Ctx) -> None:
+    """Setup for the /vitals/patient/{patient_id}/… scenarios: the active patient's id."""
+    for path in ("/api/v1/patient-management/active/current", "/api/v1/patients/me"):
+        status, patient = await _get_json(target, ctx, path, "patient_id")
+        if isinstance(patient, dict) and patient.get("id"):
+            ctx.vars["patient_id"] = str(patient["id"])
+            return
+    raise SystemExit(f"setup: the user has no active patient (HTTP {status}); seed first")
+
+
+def _has_items(body: bytes) -> str | None:
+    """A /paginated page must not be empty: an empty one means too few rows were seeded."""
+    try:
+        return None if json.loads(body).get("items") else "empty page (seed more vitals)"
+    except (ValueError, AttributeError):
+        return "page body is not a JSON object"
+
+
+def _non_empty_list(body: bytes) -> str | None:
+    try:
+        return None if json.loads(body) else "empty list"
+    except ValueError:
+        return "body is not JSON"
 
 
 MED = "/api/v1/medications"
 NEW_MED = {"medication_name": "Bench create", "dosage": "10mg", "status": "active"}
+VITALS = "/api/v1/vitals"
+LABS = "/api/v1/lab-results"
+_first_medication = _first_id("medication_id", f"{MED}?limit=1", "medication")
+_first_lab_result = _first_id("lab_result_id", f"{LABS}?limit=1", "lab result")
 
 # Registry: adding an endpoint is one line here. Paths may use {names} that a setup hook sets.
 SCENARIOS: dict[str, Scenario] = {
@@ -105,6 +143,31 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "medication_create": Scenario("POST", MED, _json(NEW_MED), expect=201, needs_token=True),
     "dashboard": Scenario("GET", "/api/v1/patients/me/dashboard-stats", _bearer, needs_token=True),
+    "vitals_stats": Scenario("GET", f"{VITALS}/stats", _bearer, needs_token=True),
+    "vitals_page": Scenario(
+        "GET",
+        VITALS + "/patient/{patient_id}/paginated?skip=50000&limit=100",
+        _bearer,
+        check=_has_items,
+        needs_token=True,
+        setup=_active_patient,
+    ),
+    "vitals_patient_stats": Scenario(
+        "GET",
+        VITALS + "/patient/{patient_id}/stats",
+        _bearer,
+        needs_token=True,
+        setup=_active_patient,
+    ),
+    "lab_results": Scenario("GET", f"{LABS}?limit=100", _bearer, needs_token=True),
+    "lab_components": Scenario(
+        "GET",
+        "/api/v1/lab-test-components/lab-result/{lab_result_id}/components",
+        _bearer,
+        check=_non_empty_list,
+        needs_token=True,
+        setup=_first_lab_result,
+    ),
 }
 
 

@@ -1,10 +1,11 @@
 """Routes under /api/v1/ (declared without a trailing slash; the middleware accepts both)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from adminops.api import views
 
 urlpatterns = [
+    path("", include("adminops.api.maintenance")),
     path("system/health", views.SystemHealthView.as_view(), name="system-health"),
     path("system/version", views.SystemVersionView.as_view(), name="system-version"),
     path("system/log-level", views.LogLevelView.as_view(), name="system-log-level"),

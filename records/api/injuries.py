@@ -1,7 +1,284 @@
-"""Record group injuries (being built)."""
+"""Injuries, the injury-type catalogue, and the injury links.
 
-urlpatterns: list = []
+- /injuries …: CRUD (filters status, injury_type_id, tags) and /injuries/patient/{id}/active.
+- /injury-types …: the global catalogue: list, dropdown, create, read, delete.
+- /injuries/{injury_id}/medications|conditions|treatments|procedures: the links, through
+  patients/core/links.py. The contract addresses one link by the linked record's id
+  (DELETE /injuries/{injury_id}/medications/{medication_id}), not by the link's id.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.urls import path
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.fields import get_error_detail
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from medikeep.api.exceptions import BusinessRuleError, ConflictError
+from medikeep.api.views import ApiViewSet
+from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
+from patients.core.links import LinkFamily, link_urlpatterns
+from patients.core.serializers import (
+    BASE_FIELDS,
+    TIMESTAMP_FIELDS,
+    PatientOwnedSerializer,
+    tags_field,
+)
+from patients.core.views import DeleteMessageSerializer, PatientOwnedViewSet, record_viewset_schema
+from records.api.summaries import ConditionSummarySerializer, MedicationSummarySerializer
+from records.models import (
+    Injury,
+    InjuryCondition,
+    InjuryMedication,
+    InjuryProcedure,
+    InjuryStatus,
+    InjuryTreatment,
+    InjuryType,
+    Procedure,
+    Treatment,
+)
+from records.reference import may_change_entry
+
+MAX_ID = 2**62
+
+# --- injury types ---------------------------------------------------------------------------
+
+
+class InjuryTypeSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(min_length=2, max_length=100)
+    description = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, allow_null=True
+    )
+
+    class Meta:
+        model = InjuryType
+        fields = ["id", "name", "description", "is_system", "created_at", "updated_at"]
+        read_only_fields = ["id", "is_system", "created_at", "updated_at"]
+
+    def validate_name(self, value):
+        if InjuryType.objects.filter(name__iexact=value).exists():
+            raise ConflictError(f'An injury type named "{value}" already exists.')
+        return value
+
+    def validate_description(self, value):
+        return value or ""
+
+    def validate(self, attrs):
+        candidate = InjuryType(**attrs)
+        try:  # the model's rules; uniqueness was checked above (409, not 422)
+            candidate.full_clean(exclude=["created_by"], validate_constraints=False)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(get_error_detail(exc)) from exc
+        return {**attrs, "name": candidate.name, "description": candidate.description}
+
+
+class InjuryTypeDropdownSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InjuryType
+        fields = ["id", "name", "is_system"]
+        read_only_fields = fields
+
+
+@extend_schema_view(destroy=extend_schema(responses=DeleteMessageSerializer))
+@extend_schema(tags=["injury-types"])
+class InjuryTypeViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    ApiViewSet,
+):
+    """The global injury-type catalogue: readable by every signed-in user. Any user may add
+    a type; only its creator or an admin may delete it, never a system type and never a
+    type an injury uses."""
+
+    queryset = InjuryType.objects.all()
+    serializer_class = InjuryTypeSerializer
+    permission_classes = [IsAuthenticated]
+    pagination_class = None  # a small catalogue: always listed whole
+    filter_backends: list = []
+    lookup_value_regex = "[0-9]+"
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    @extend_schema(responses=InjuryTypeDropdownSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def dropdown(self, request):
+        """Injury types for a form's select box (id, name, is_system)."""
+        rows = self.get_queryset().only("id", "name", "is_system")
+        return Response(InjuryTypeDropdownSerializer(rows, many=True).data)
+
+    def perform_create(self, serializer):
+        try:
+            with transaction.atomic():
+                serializer.save(created_by=self.request.user, is_system=False)
+        except IntegrityError as exc:  # the same name created concurrently
+            raise ConflictError("An injury type with this name already exists.") from exc
+
+    def destroy(self, request, *args, **kwargs):
+        injury_type = self.get_object()
+        if injury_type.is_system:
+            raise BusinessRuleError("System injury types cannot be deleted.")
+        if not may_change_entry(request.user, injury_type):
+            raise PermissionDenied(
+                "Only the user who created this injury type or an admin may delete it."
+            )
+        if injury_type.injuries.exists():
+            raise BusinessRuleError("This injury type is used by injuries and cannot be deleted.")
+        injury_type.delete()
+        return Response({"message": "Injury type deleted successfully"})
+
+
+# --- injuries -------------------------------------------------------------------------------
+
+
+class InjuryTypeSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InjuryType
+        fields = ["id", "name", "description", "is_system", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class InjurySerializer(PatientOwnedSerializer):
+    tags = tags_field()
+    injury_type = InjuryTypeSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Injury
+        fields = [
+            *BASE_FIELDS,
+            "injury_name",
+            "injury_type_id",
+            "injury_type",
+            "body_part",
+            "laterality",
+            "date_of_injury",
+            "mechanism",
+            "severity",
+            "status",
+            "treatment_received",
+            "recovery_notes",
+            "notes",
+            "tags",
+            *TIMESTAMP_FIELDS,
+        ]
+
+
+class InjuryFilterSet(TaggedFilterSet):
+    search_fields = ("injury_name", "body_part", "mechanism")
+
+    status = LenientChoiceFilter(field_name="status")
+    severity = LenientChoiceFilter(field_name="severity")
+    laterality = LenientChoiceFilter(field_name="laterality")
+    injury_type_id = django_filters.NumberFilter(
+        field_name="injury_type_id", min_value=1, max_value=MAX_ID, decimal_places=0
+    )
+
+    class Meta:
+        model = Injury
+        fields: list = []
+
+
+@record_viewset_schema
+@extend_schema(tags=["injuries"])
+class InjuryViewSet(PatientOwnedViewSet):
+    queryset = Injury.objects.select_related("injury_type")
+    serializer_class = InjurySerializer
+    filterset_class = InjuryFilterSet
+    delete_status = 200
+
+    @extend_schema(responses=InjurySerializer(many=True))
+    @action(detail=False, methods=["get"], url_path=r"patient/(?P<patient_id>[0-9]+)/active")
+    def active_for_patient(self, request, patient_id):
+        """Active injuries of one patient."""
+        return self.list_of(self.get_queryset().filter(status=InjuryStatus.ACTIVE))
+
+
+# --- links ----------------------------------------------------------------------------------
+
+
+class TreatmentBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Treatment
+        fields = ["id", "treatment_name", "treatment_type", "status", "start_date", "end_date"]
+        read_only_fields = fields
+
+
+class ProcedureBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Procedure
+        fields = ["id", "procedure_name", "procedure_type", "procedure_date", "status"]
+        read_only_fields = fields
+
+
+def _family(model, child: str, summary, label: str) -> LinkFamily:
+    return LinkFamily(
+        model=model,
+        parent="injury",
+        child=child,
+        child_summary=summary,
+        extra_fields=("relevance_note",),
+        delete_message=f"{label} unlinked from injury",
+    )
+
+
+INJURY_MEDICATIONS = _family(
+    InjuryMedication, "medication", MedicationSummarySerializer, "Medication"
+)
+INJURY_CONDITIONS = _family(InjuryCondition, "condition", ConditionSummarySerializer, "Condition")
+INJURY_TREATMENTS = _family(InjuryTreatment, "treatment", TreatmentBriefSerializer, "Treatment")
+INJURY_PROCEDURES = _family(InjuryProcedure, "procedure", ProcedureBriefSerializer, "Procedure")
+
+
+def _link_of_child(self):
+    """The link to the record named in the path (the contract's /{<child>_id} item)."""
+    family = self.family
+    child_id = self.kwargs[f"{family.child}_id"]
+    link = (  # an id beyond any key matches nothing (and must not reach the database)
+        self.get_queryset().filter(**{f"{family.child}_id": child_id}).first()
+        if child_id <= MAX_ID
+        else None
+    )
+    if link is None:
+        label = family.related(family.child)._meta.verbose_name
+        raise Http404(f"The {label} {child_id} is not linked to this injury")
+    return link
+
+
+def injury_link_urlpatterns(family: LinkFamily, segment: str) -> list:
+    """The generic link routes under /injuries/{id}/<segment>, with the one item route
+    addressed by the linked record's id as the contract has it.
+
+    The item route reuses the generated link viewset (same access rules, validation and
+    activity log) and only changes how the link is found.
+    """
+    base = f"injuries/<int:parent_id>/{segment}"
+    patterns = link_urlpatterns(family, base=base, tag="injuries")
+    by_link_id = next(p for p in patterns if str(p.pattern) == f"{base}/<int:link_id>")
+    generic = by_link_id.callback.cls
+    by_child = type(f"{generic.__name__}ByChild", (generic,), {"_link": _link_of_child})
+    item = path(
+        f"{base}/<int:{family.child}_id>",
+        by_child.as_view({"put": "update", "patch": "update", "delete": "destroy"}),
+    )
+    return [p for p in patterns if p is not by_link_id] + [item]
+
+
+urlpatterns = (
+    injury_link_urlpatterns(INJURY_MEDICATIONS, "medications")
+    + injury_link_urlpatterns(INJURY_CONDITIONS, "conditions")
+    + injury_link_urlpatterns(INJURY_TREATMENTS, "treatments")
+    + injury_link_urlpatterns(INJURY_PROCEDURES, "procedures")
+)
 
 
 def register(router, nested, register_record):
-    pass
+    register_record(router, nested, "injuries", InjuryViewSet, "injury")
+    router.register("injury-types", InjuryTypeViewSet, basename="injury-type")

@@ -1,7 +1,531 @@
-"""Record group symptoms (being built)."""
+"""Symptoms, their occurrences, and the symptom links.
 
-urlpatterns: list = []
+- /symptoms …: CRUD plus stats and timeline.
+- /symptoms/{symptom_id}/occurrences[/{id}]: occurrences under their symptom (the contract's
+  path), and /symptom-occurrences … for all of a patient's occurrences.
+- Links (patients/core/links.py): symptom ⇄ condition, medication and treatment. The contract
+  lists them at /symptoms/{id}/<conditions|medications|treatments> and links and unlinks
+  through /symptoms/{id}/link-<x> and /symptoms/{id}/unlink-<x>/{x_id}; those two are
+  actions of the symptom viewset that run the generated link viewset's create and destroy.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import django_filters
+from django.db.models import Avg, Count, Max, Q
+from django.http import QueryDict
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from patients.core.filtersets import LenientChoiceFilter, PatientOwnedFilterSet, TaggedFilterSet
+from patients.core.links import LinkFamily, LinkMessageSerializer, link_urlpatterns
+from patients.core.routing import register_nested_record
+from patients.core.serializers import (
+    BASE_FIELDS,
+    TIMESTAMP_FIELDS,
+    LenientChoiceField,
+    PatientOwnedSerializer,
+    tags_field,
+)
+from patients.core.views import (
+    PATIENT_ID_PARAM,
+    NestedRecordMixin,
+    PatientOwnedViewSet,
+    record_viewset_schema,
+)
+from records.api.summaries import ConditionSummarySerializer, MedicationSummarySerializer
+from records.models import (
+    MAX_LIST_ITEM_LENGTH,
+    MAX_LIST_ITEMS,
+    SEVERITY_RANK,
+    Symptom,
+    SymptomCondition,
+    SymptomMedication,
+    SymptomOccurrence,
+    SymptomStatus,
+    SymptomTreatment,
+    Treatment,
+    severity_rank,
+)
+from records.models.symptoms import local_date
+
+MAX_ID = 2**62
+RECENT_DAYS = 30
+SEVERITY_OF_RANK = {rank: value for value, rank in SEVERITY_RANK.items()}
+
+
+def text_list_field():
+    return serializers.ListField(
+        child=serializers.CharField(max_length=MAX_LIST_ITEM_LENGTH, allow_blank=True),
+        required=False,
+        allow_null=True,
+        max_length=MAX_LIST_ITEMS * 5,  # duplicates and blanks are dropped, then limited
+    )
+
+
+# --- symptoms -------------------------------------------------------------------------------
+
+
+class SymptomSerializer(PatientOwnedSerializer):
+    # The reference names the notes general_notes; both are accepted and returned.
+    field_aliases = {"general_notes": "notes"}
+
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    general_notes = serializers.CharField(
+        source="notes", max_length=2000, required=False, allow_blank=True
+    )
+    typical_triggers = text_list_field()
+    tags = tags_field()
+    occurrence_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Symptom
+        fields = [
+            *BASE_FIELDS,
+            "symptom_name",
+            "category",
+            "body_part",
+            "status",
+            "is_chronic",
+            "first_occurrence_date",
+            "last_occurrence_date",
+            "typical_triggers",
+            "notes",
+            "general_notes",
+            "tags",
+            "occurrence_count",
+            *TIMESTAMP_FIELDS,
+        ]
+
+    def get_occurrence_count(self, symptom) -> int:
+        count = getattr(symptom, "occurrence_count", None)
+        return count if count is not None else symptom.occurrences.count()
+
+    def validate(self, attrs):
+        if attrs.get("typical_triggers", []) is None:
+            attrs["typical_triggers"] = []
+        return super().validate(attrs)
+
+
+class SymptomSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Symptom
+        fields = ["id", "symptom_name", "category", "status", "is_chronic"]
+        read_only_fields = fields
+
+
+class SymptomFilterSet(TaggedFilterSet):
+    search_fields = ("symptom_name",)
+
+    status = LenientChoiceFilter(field_name="status", help_text="active, inactive or resolved.")
+    category = django_filters.CharFilter(field_name="category", lookup_expr="iexact")
+    is_chronic = django_filters.BooleanFilter(field_name="is_chronic")
+
+    class Meta:
+        model = Symptom
+        fields: list = []
+
+
+class SymptomStatsSerializer(serializers.Serializer):
+    patient_id = serializers.IntegerField()
+    total_symptoms = serializers.IntegerField()
+    active_symptoms = serializers.IntegerField()
+    inactive_symptoms = serializers.IntegerField()
+    resolved_symptoms = serializers.IntegerField()
+    chronic_symptoms = serializers.IntegerField()
+    total_occurrences = serializers.IntegerField()
+    recent_occurrences = serializers.IntegerField(
+        help_text=f"Occurrences in the last {RECENT_DAYS} days."
+    )
+    most_frequent_symptom = serializers.CharField(allow_null=True)
+    most_frequent_symptom_id = serializers.IntegerField(allow_null=True)
+    most_frequent_count = serializers.IntegerField(allow_null=True)
+
+
+class TimelineParams(serializers.Serializer):
+    start_date = serializers.DateField(required=False)
+    end_date = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_date": ["The end date is before the start."]})
+        return attrs
+
+
+class TimelinePointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    count = serializers.IntegerField(help_text="Occurrences that day.")
+    symptom_count = serializers.IntegerField(help_text="Different symptoms that day.")
+    max_severity = serializers.CharField(allow_null=True)
+    avg_pain_scale = serializers.FloatField(allow_null=True)
+    max_pain_scale = serializers.IntegerField(allow_null=True)
+
+
+# --- links ----------------------------------------------------------------------------------
+
+
+class SymptomLinkSerializer(serializers.ModelSerializer):
+    """Link rows of a symptom. The contract's bodies call the note `notes`, the reference
+    `relevance_note`: both are read, both are returned."""
+
+    serializer_choice_field = LenientChoiceField
+
+    def to_internal_value(self, data):
+        if isinstance(data, QueryDict):
+            data = data.dict()
+        if isinstance(data, dict):
+            data = dict(data)
+            if "relevance_note" not in data and "notes" in data:
+                data["relevance_note"] = data["notes"]
+            if "relevance_note" in data and data["relevance_note"] is None:
+                data["relevance_note"] = ""
+        return super().to_internal_value(data)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if "relevance_note" in data:
+            data["notes"] = data["relevance_note"]
+        return data
+
+
+class TreatmentLinkSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Treatment
+        fields = ["id", "treatment_name", "treatment_type", "status", "start_date", "end_date"]
+        read_only_fields = fields
+
+
+def symptom_links(model, child: str, summary, label: str, extra=()) -> LinkFamily:
+    return LinkFamily(
+        model=model,
+        parent="symptom",
+        child=child,
+        child_summary=summary,
+        extra_fields=(*extra, "relevance_note"),
+        delete_message=f"Symptom {label} relationship deleted successfully",
+        serializer_base=SymptomLinkSerializer,
+    )
+
+
+SYMPTOM_CONDITIONS = symptom_links(
+    SymptomCondition, "condition", ConditionSummarySerializer, "condition"
+)
+SYMPTOM_MEDICATIONS = symptom_links(
+    SymptomMedication,
+    "medication",
+    MedicationSummarySerializer,
+    "medication",
+    extra=("relationship_type",),
+)
+SYMPTOM_TREATMENTS = symptom_links(
+    SymptomTreatment, "treatment", TreatmentLinkSummarySerializer, "treatment"
+)
+
+# Only the list paths come from link_urlpatterns: the contract links and unlinks through
+# /link-<x> and /unlink-<x>/{x_id} (below, as actions running the same viewsets).
+LINK_PATTERNS = {
+    family.child: link_urlpatterns(
+        family, list_paths=(f"symptoms/<int:parent_id>/{family.child}s",), tag="symptoms"
+    )
+    for family in (SYMPTOM_CONDITIONS, SYMPTOM_MEDICATIONS, SYMPTOM_TREATMENTS)
+}
+LINK_VIEWSETS = {child: patterns[0].callback.cls for child, patterns in LINK_PATTERNS.items()}
+
+
+def link_schema(child: str):
+    serializer = LINK_VIEWSETS[child].serializer_class
+    return extend_schema(request=serializer, responses={201: serializer})
+
+
+def unlink_schema():
+    return extend_schema(request=None, responses={200: LinkMessageSerializer})
+
+
+# --- the symptom viewset --------------------------------------------------------------------
+
+
+@record_viewset_schema
+@extend_schema(tags=["symptoms"])
+class SymptomViewSet(PatientOwnedViewSet):
+    # Explicit order: Meta.ordering does not apply to a grouped (annotated) query.
+    queryset = Symptom.objects.annotate(occurrence_count=Count("occurrences")).order_by(
+        "-created_at", "-id"
+    )
+    serializer_class = SymptomSerializer
+    filterset_class = SymptomFilterSet
+    delete_status = 200
+
+    def _patient_rows(self, model):
+        """The target patient's rows of `model` (403/404 for a patient the user cannot see)."""
+        return model.objects.for_patient(self.target_patient_id()).visible_to(self.request.user)
+
+    @extend_schema(parameters=[PATIENT_ID_PARAM], responses=SymptomStatsSerializer)
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def stats(self, request):
+        """Counts of the active (or given) patient's symptoms and occurrences, and the
+        symptom with the most occurrences."""
+        symptoms = self._patient_rows(Symptom).order_by()
+        counts = symptoms.aggregate(
+            total=Count("id"),
+            active=Count("id", filter=Q(status=SymptomStatus.ACTIVE)),
+            inactive=Count("id", filter=Q(status=SymptomStatus.INACTIVE)),
+            resolved=Count("id", filter=Q(status=SymptomStatus.RESOLVED)),
+            chronic=Count("id", filter=Q(is_chronic=True)),
+        )
+        occurrences = self._patient_rows(SymptomOccurrence).order_by()
+        since = timezone.localdate() - timedelta(days=RECENT_DAYS)
+        occurrence_counts = occurrences.aggregate(
+            total=Count("id"), recent=Count("id", filter=Q(occurrence_date__gte=since))
+        )
+        top = (
+            occurrences.values("symptom_id", "symptom__symptom_name")
+            .annotate(n=Count("id"))
+            .order_by("-n", "symptom__symptom_name", "symptom_id")
+            .first()
+        )
+        body = {
+            "patient_id": self.target_patient_id(),
+            "total_symptoms": counts["total"],
+            "active_symptoms": counts["active"],
+            "inactive_symptoms": counts["inactive"],
+            "resolved_symptoms": counts["resolved"],
+            "chronic_symptoms": counts["chronic"],
+            "total_occurrences": occurrence_counts["total"],
+            "recent_occurrences": occurrence_counts["recent"],
+            "most_frequent_symptom": top["symptom__symptom_name"] if top else None,
+            "most_frequent_symptom_id": top["symptom_id"] if top else None,
+            "most_frequent_count": top["n"] if top else None,
+        }
+        return Response(SymptomStatsSerializer(body).data)
+
+    @extend_schema(
+        parameters=[
+            PATIENT_ID_PARAM,
+            OpenApiParameter("start_date", OpenApiTypes.DATE, description="From this day."),
+            OpenApiParameter("end_date", OpenApiTypes.DATE, description="Up to this day."),
+        ],
+        responses=TimelinePointSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def timeline(self, request):
+        """One point per day with occurrences, oldest first: how many, how many different
+        symptoms, the worst severity and the average and highest pain of the day."""
+        params = TimelineParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        occurrences = self._patient_rows(SymptomOccurrence)
+        if start := params.validated_data.get("start_date"):
+            occurrences = occurrences.filter(occurrence_date__gte=start)
+        if end := params.validated_data.get("end_date"):
+            occurrences = occurrences.filter(occurrence_date__lte=end)
+        days = (
+            occurrences.order_by()
+            .values("occurrence_date")
+            .annotate(
+                count=Count("id"),
+                symptom_count=Count("symptom", distinct=True),
+                worst=Max(severity_rank()),
+                avg_pain=Avg("pain_scale"),
+                max_pain=Max("pain_scale"),
+            )
+            .order_by("occurrence_date")
+        )
+        points = [
+            {
+                "date": day["occurrence_date"],
+                "count": day["count"],
+                "symptom_count": day["symptom_count"],
+                "max_severity": SEVERITY_OF_RANK.get(day["worst"]),
+                "avg_pain_scale": None if day["avg_pain"] is None else round(day["avg_pain"], 1),
+                "max_pain_scale": day["max_pain"],
+            }
+            for day in days
+        ]
+        return Response(TimelinePointSerializer(points, many=True).data)
+
+    # --- links: the contract's link-<x> / unlink-<x>/{x_id} paths ---------------------------
+
+    def _run_link(self, child: str, operation: str, **kwargs):
+        """Runs one operation of the generated link viewset for this request: the same
+        access rules (404 for the symptom, 403 without EDIT), validation and activity log
+        as the link paths."""
+        viewset = LINK_VIEWSETS[child](
+            request=self.request, args=(), kwargs=kwargs, format_kwarg=None, action=operation
+        )
+        return getattr(viewset, operation)(self.request, **kwargs)
+
+    def _link(self, child: str, symptom_id):
+        return self._run_link(child, "create", parent_id=symptom_id)
+
+    def _unlink(self, child: str, symptom_id, child_id):
+        family = LINK_VIEWSETS[child].family
+        # Only an id: the link viewset finds the link among the symptom's own links, after
+        # checking the symptom (404) and the level (403); no link is a 404 there.
+        link_id = (
+            family.model.objects.filter(symptom_id=symptom_id, **{f"{child}_id": child_id})
+            .values_list("pk", flat=True)
+            .first()
+        )
+        return self._run_link(child, "destroy", parent_id=symptom_id, link_id=link_id)
+
+    @link_schema("condition")
+    @action(detail=True, methods=["post"], url_path="link-condition")
+    def link_condition(self, request, pk=None):
+        """Links a condition of the same patient to the symptom."""
+        return self._link("condition", pk)
+
+    @unlink_schema()
+    @action(detail=True, methods=["delete"], url_path=r"unlink-condition/(?P<condition_id>[0-9]+)")
+    def unlink_condition(self, request, pk=None, condition_id=None):
+        """Removes the symptom's link to the condition."""
+        return self._unlink("condition", pk, condition_id)
+
+    @link_schema("medication")
+    @action(detail=True, methods=["post"], url_path="link-medication")
+    def link_medication(self, request, pk=None):
+        """Links a medication of the same patient to the symptom (side_effect, helped_by or
+        related_to, the default)."""
+        return self._link("medication", pk)
+
+    @unlink_schema()
+    @action(
+        detail=True, methods=["delete"], url_path=r"unlink-medication/(?P<medication_id>[0-9]+)"
+    )
+    def unlink_medication(self, request, pk=None, medication_id=None):
+        """Removes the symptom's link to the medication."""
+        return self._unlink("medication", pk, medication_id)
+
+    @link_schema("treatment")
+    @action(detail=True, methods=["post"], url_path="link-treatment")
+    def link_treatment(self, request, pk=None):
+        """Links a treatment of the same patient to the symptom."""
+        return self._link("treatment", pk)
+
+    @unlink_schema()
+    @action(detail=True, methods=["delete"], url_path=r"unlink-treatment/(?P<treatment_id>[0-9]+)")
+    def unlink_treatment(self, request, pk=None, treatment_id=None):
+        """Removes the symptom's link to the treatment."""
+        return self._unlink("treatment", pk, treatment_id)
+
+
+# --- occurrences ----------------------------------------------------------------------------
+
+
+class SymptomOccurrenceSerializer(PatientOwnedSerializer):
+    """Under /symptoms/{symptom_id}/occurrences the symptom is the path's (a symptom_id in
+    the body is ignored there); on /symptom-occurrences symptom_id is required."""
+
+    triggers = text_list_field()
+    relief_methods = text_list_field()
+    associated_symptoms = text_list_field()
+    symptom = SymptomSummarySerializer(read_only=True)
+
+    class Meta:
+        model = SymptomOccurrence
+        fields = [
+            *BASE_FIELDS,
+            "symptom_id",
+            "occurrence_date",
+            "occurred_at",
+            "severity",
+            "pain_scale",
+            "duration_minutes",
+            "time_of_day",
+            "location",
+            "impact_level",
+            "triggers",
+            "relief_methods",
+            "associated_symptoms",
+            "resolved_date",
+            "notes",
+            "symptom",
+            *TIMESTAMP_FIELDS,
+        ]
+        extra_kwargs = {
+            "symptom_id": {"required": False},
+            "occurrence_date": {
+                "required": False,
+                "help_text": "Taken from occurred_at (facility time zone) when left out.",
+            },
+        }
+
+    def _nested(self) -> bool:
+        return isinstance(self.context.get("view"), NestedRecordMixin)
+
+    def to_internal_value(self, data):
+        if self._nested():
+            self.context["view"].parent_record()  # 404 for an unknown symptom comes first
+            if hasattr(data, "keys") and "symptom_id" in data:
+                data = data.copy()
+                data.pop("symptom_id")
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        for name in SymptomOccurrence.LIST_FIELDS:
+            if name in attrs and attrs[name] is None:
+                attrs[name] = []
+        moment = attrs.get("occurred_at")
+        if isinstance(moment, datetime) and "occurrence_date" not in attrs:
+            attrs["occurrence_date"] = local_date(moment)
+        if self.instance is None:
+            errors = {}
+            if attrs.get("symptom") is None and not self._nested():
+                errors["symptom_id"] = ["This field is required."]
+            if attrs.get("occurrence_date") is None:
+                errors["occurrence_date"] = ["Give occurrence_date or occurred_at."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        elif "occurrence_date" in attrs and "occurred_at" not in attrs:
+            # Moving the episode to another day keeps its time of day.
+            old = self.instance.occurred_at
+            day = attrs["occurrence_date"]
+            if old is not None and day is not None and local_date(old) != day:
+                attrs["occurred_at"] = timezone.make_aware(
+                    datetime.combine(day, timezone.localtime(old).time())
+                )
+        return super().validate(attrs)
+
+
+class SymptomOccurrenceFilterSet(PatientOwnedFilterSet):
+    search_fields = ("notes", "location", "symptom__symptom_name")
+
+    symptom_id = django_filters.NumberFilter(
+        field_name="symptom_id", min_value=1, max_value=MAX_ID, decimal_places=0
+    )
+    severity = LenientChoiceFilter(field_name="severity")
+    time_of_day = LenientChoiceFilter(field_name="time_of_day")
+    impact_level = LenientChoiceFilter(field_name="impact_level")
+    start_date = django_filters.DateFilter(field_name="occurrence_date", lookup_expr="gte")
+    end_date = django_filters.DateFilter(field_name="occurrence_date", lookup_expr="lte")
+
+    class Meta:
+        model = SymptomOccurrence
+        fields: list = []
+
+
+@record_viewset_schema
+@extend_schema(tags=["symptoms"])
+class SymptomOccurrenceViewSet(PatientOwnedViewSet):
+    queryset = SymptomOccurrence.objects.select_related("symptom")
+    serializer_class = SymptomOccurrenceSerializer
+    filterset_class = SymptomOccurrenceFilterSet
+    delete_status = 200
+
+
+urlpatterns = [pattern for patterns in LINK_PATTERNS.values() for pattern in patterns]
 
 
 def register(router, nested, register_record):
-    pass
+    register_record(router, nested, "symptoms", SymptomViewSet, "symptom")
+    register_record(
+        router, nested, "symptom-occurrences", SymptomOccurrenceViewSet, "symptom-occurrence"
+    )
+    register_nested_record(
+        router, "symptoms", "occurrences", SymptomOccurrenceViewSet, parent_field="symptom"
+    )

@@ -44,9 +44,16 @@ class Immunization(TaggedMixin, PatientOwnedModel):
     notes = models.TextField(max_length=5000, blank=True)
     # When the next dose of this vaccine is due (entered by the user); feeds "upcoming".
     next_due_date = models.DateField(null=True, blank=True)
-    # The practitioner FK (who gave it) arrives with the practitioner library, and the
-    # standardized_vaccine FK (ON DELETE SET NULL) with the vaccine library: the API then
-    # resolves `standardized_vaccine_who_code` to it (see records/api/immunizations.py).
+    # The catalogue entry the user picked; the API sets it from `standardized_vaccine_who_code`
+    # (see records/api/immunizations.py). Retiring or deleting the entry keeps the record.
+    standardized_vaccine = models.ForeignKey(
+        "records.StandardizedVaccine",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="immunizations",
+    )
+    # The practitioner FK (who gave it) arrives with the practitioner library.
 
     dashboard_key = "total_immunizations"
 

@@ -219,7 +219,8 @@ class LabTestComponent(PatientOwnedModel):
     test_name = models.CharField(max_length=200)
     abbreviation = models.CharField(max_length=20, blank=True)
     test_code = models.CharField(max_length=50, blank=True, help_text="LOINC code")
-    # Matched against the test catalogue once it exists; blank until then.
+    # The short name of the catalogue entry the code or name matches (set on save), blank
+    # when none does; see records/models/lab_catalogue.py.
     canonical_test_name = models.CharField(max_length=200, blank=True, editable=False)
     result_type = models.CharField(
         max_length=20,
@@ -312,6 +313,12 @@ class LabTestComponent(PatientOwnedModel):
     def save(self, *args, **kwargs):
         if not self.status:
             self.status = self.derived_status()
+        # Imported here: the catalogue module imports this one (for the category choices).
+        from records.models.lab_catalogue import match_test
+
+        # One in-memory lookup; the catalogue index is cached, so bulk saves query it once.
+        found = match_test(self.test_name, self.test_code)
+        self.canonical_test_name = found.entry.canonical_name if found else ""
         super().save(*args, **kwargs)
 
 
