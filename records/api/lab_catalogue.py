@@ -374,32 +374,8 @@ class StandardizedTestViewSet(CatalogueViewSet):
 
     queryset = StandardizedTest.objects.all()
     serializer_class = StandardizedTestSerializer
-    filter_backends: list = []
     default_limit = 100
     max_limit = 1000
-    throttle_scope: str | None = None  # search and autocomplete use "search"
-
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action in ("list", "retrieve", "update", "partial_update", "destroy") and getattr(
-            self.request.user, "is_admin", False
-        ):
-            return queryset  # admins maintain retired entries too
-        return queryset.active()
-
-    def update(self, request, *args, **kwargs):
-        # PUT applies the fields sent, as for records: clients send partial bodies.
-        kwargs["partial"] = True
-        return super().update(request, *args, **kwargs)
-
-    def _text(self, *names: str) -> str:
-        for name in names:
-            value = self.request.query_params.get(name)
-            if value is not None:
-                if len(value) > MAX_QUERY_LENGTH:
-                    raise FieldValidationError(name, f"At most {MAX_QUERY_LENGTH} characters.")
-                return value.strip()
-        return ""
 
     def _filtered(self, category: str | None):
         queryset = self.get_queryset()
