@@ -157,26 +157,31 @@ class PatientOwnedSerializer(LenientModelSerializer):
                 )
 
     def _full_clean(self, attrs: dict) -> dict:
-        model = self.Meta.model
-        # A copy: the instance itself changes only on save.
-        candidate = copy.copy(self.instance) if self.instance is not None else model()
-        concrete = {f.name for f in model._meta.concrete_fields} | {
-            f.attname for f in model._meta.concrete_fields
-        }
-        for name, value in attrs.items():
-            if name in concrete:
-                setattr(candidate, name, value)
-        try:
-            candidate.full_clean(exclude=["patient"], validate_unique=True)
-        except DjangoValidationError as exc:
-            detail = get_error_detail(exc)
-            if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
-                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
-            raise serializers.ValidationError(detail) from exc
-        # clean() may normalise values (tags, codes): keep what the model made of them.
-        return {
-            name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()
-        }
+        return clean_through_model(self.Meta.model, self.instance, attrs, exclude=["patient"])
+
+
+def clean_through_model(model, instance, attrs: dict, *, exclude=()) -> dict:
+    """Runs the model's full_clean on `attrs` applied to a copy of `instance` (or a new row)
+    and returns the attrs as clean() normalised them; model errors become a 422.
+
+    The one way serializers validate through the model, so API, admin and commands share
+    every rule."""
+    candidate = copy.copy(instance) if instance is not None else model()
+    concrete = {f.name for f in model._meta.concrete_fields} | {
+        f.attname for f in model._meta.concrete_fields
+    }
+    for name, value in attrs.items():
+        if name in concrete:
+            setattr(candidate, name, value)
+    try:
+        candidate.full_clean(exclude=list(exclude), validate_unique=True)
+    except DjangoValidationError as exc:
+        detail = get_error_detail(exc)
+        if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        raise serializers.ValidationError(detail) from exc
+    # clean() may normalise values (tags, codes, names): keep what the model made of them.
+    return {name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()}
 
 
 def model_snapshot(instance: models.Model) -> dict:

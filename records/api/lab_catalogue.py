@@ -27,26 +27,21 @@ thousands of LOINC rows would want this in SQL (CASE ranks, trigram indexes) ins
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.fields import get_error_detail
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.pagination import skip_limit
-from patients.core.serializers import LenientChoiceField, match_choice
+from patients.core.serializers import LenientChoiceField, clean_through_model, match_choice
 from records.api.reference_base import CatalogueViewSet
 from records.models import StandardizedTest, StandardizedTestCategory, StandardizedTestResultType
 from records.models.lab_catalogue import (
@@ -98,18 +93,7 @@ class StandardizedTestSerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs):
-        candidate = copy.copy(self.instance) if self.instance else StandardizedTest()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            candidate.full_clean()
-        except DjangoValidationError as exc:
-            detail = get_error_detail(exc)
-            if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
-                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
-            raise serializers.ValidationError(detail) from exc
-        # clean() trims names and drops repeated common names: keep what it made of them.
-        return {name: getattr(candidate, name) for name in attrs}
+        return clean_through_model(StandardizedTest, self.instance, attrs)
 
 
 class TestSearchResultSerializer(serializers.Serializer):

@@ -10,23 +10,17 @@ Only active entries are offered; admins also see retired ones in the list and de
 
 from __future__ import annotations
 
-import copy
-
-from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.fields import get_error_detail
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.pagination import skip_limit
-from patients.core.serializers import LenientChoiceField, match_choice
+from patients.core.serializers import LenientChoiceField, clean_through_model, match_choice
 from records.api.reference_base import CatalogueViewSet
 from records.models import StandardizedVaccine, VaccineCategory
 from records.models.vaccine_catalogue import ALIAS_MARK, MAX_NAME_LENGTH, MAX_NAMES
@@ -87,18 +81,7 @@ class StandardizedVaccineSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         if attrs.get("default_manufacturer", "") is None:
             attrs["default_manufacturer"] = ""
-        candidate = copy.copy(self.instance) if self.instance else StandardizedVaccine()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            candidate.full_clean()
-        except DjangoValidationError as exc:
-            detail = get_error_detail(exc)
-            if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:
-                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
-            raise serializers.ValidationError(detail) from exc
-        # clean() normalises names and lists: keep what the model made of them.
-        return {name: getattr(candidate, name) for name in attrs}
+        return clean_through_model(StandardizedVaccine, self.instance, attrs)
 
 
 class VaccineSearchResultSerializer(serializers.Serializer):
