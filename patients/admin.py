@@ -32,6 +32,7 @@ class PatientAdmin(admin.ModelAdmin):
     search_fields = ("first_name", "last_name", "owner__username", "owner__email")
     search_help_text = "Search by the patient's name or the owner's username or email."
     raw_id_fields = ("owner",)
+    autocomplete_fields = ("physician",)  # searched in the practitioner directory
     readonly_fields = ("created_at", "updated_at")
     date_hierarchy = "created_at"
     list_per_page = 50

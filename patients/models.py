@@ -54,6 +54,16 @@ class Patient(models.Model):
     email = models.EmailField(max_length=254, blank=True)
     relationship_to_self = models.CharField(max_length=30, blank=True)
     is_self_record = models.BooleanField(default=False)
+    # The primary care physician, from the shared practitioner directory. Named by its label,
+    # not imported, so patients/ still never imports records/; deleting the practitioner
+    # leaves the patient without one.
+    physician = models.ForeignKey(
+        "records.Practitioner",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

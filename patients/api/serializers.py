@@ -128,14 +128,6 @@ class AddressField(serializers.Field):
         return value
 
 
-class PhysicianIdField(serializers.IntegerField):
-    """Accepted and ignored for now: the practitioner model arrives with the reference
-    libraries (records/), and the patient link to it in a later issue. Always null."""
-
-    def get_attribute(self, instance):
-        return None
-
-
 class PatientSerializer(serializers.ModelSerializer):
     """A patient. Validation runs the model's full_clean(), so the admin shares the rules."""
 
@@ -149,12 +141,15 @@ class PatientSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The structured address when one was given; `address` is derived from it.",
     )
-    physician_id = PhysicianIdField(
+    # The practitioner model is reached through the field, not imported (records/ is above
+    # patients/).
+    physician_id = serializers.PrimaryKeyRelatedField(
+        source="physician",
+        queryset=Patient._meta.get_field("physician").related_model.objects.all(),
         required=False,
         allow_null=True,
-        min_value=1,
-        max_value=MAX_ID,
-        help_text="Primary care physician (accepted, not stored yet).",
+        help_text="Primary care physician: a practitioner's id.",
+        error_messages={"does_not_exist": "No practitioner has the id {pk_value}."},
     )
 
     class Meta:
@@ -218,7 +213,6 @@ class PatientSerializer(serializers.ModelSerializer):
         for name in TEXT_FIELDS:
             if name in attrs and attrs[name] is None:
                 attrs[name] = ""
-        attrs.pop("physician_id", None)  # see PhysicianIdField
         if self.instance is not None:
             attrs.pop("is_self_record", None)
         self._resolve_address(attrs)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from patients.models import PatientOwnedModel
+
 
 class PatientOwnedAdmin(admin.ModelAdmin):
     """Admin base of record types: the patient is picked by id, timestamps are read-only."""
@@ -10,3 +12,20 @@ class PatientOwnedAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     search_help_text = "Search by the record's name fields or the patient's name."
+
+    def get_autocomplete_fields(self, request):
+        # Shared directory entries a record names (practitioner, pharmacy, injury type) are
+        # picked by searching rather than from one select holding the whole directory.
+        fields = list(super().get_autocomplete_fields(request))
+        for field in self.model._meta.concrete_fields:
+            target = field.related_model if field.many_to_one else None
+            target_admin = self.admin_site._registry.get(target)
+            if (
+                target_admin is not None
+                and target_admin.search_fields
+                and not issubclass(target, PatientOwnedModel)
+                and field.name not in self.raw_id_fields
+                and field.name not in fields
+            ):
+                fields.append(field.name)
+        return fields

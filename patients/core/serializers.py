@@ -52,10 +52,28 @@ def tags_field():
 
 
 class LenientModelSerializer(serializers.ModelSerializer):
-    """Reads input as the reference's clients send it: choices in any case or spelling of
-    "-", "_" and spaces, and null for an empty optional text or choice."""
+    # Reads input as the reference's clients send it: choices in any case or spelling of
+    # "-", "_" and spaces, and null for an empty optional text or choice. Every
+    # `<relation>_id` in Meta.fields is the relation's writable id (422 for an unknown one).
+    # (A comment, not a docstring: the schema would show a docstring on every subclass.)
 
     serializer_choice_field = LenientChoiceField
+
+    def build_field(self, field_name, info, model_class, nested_depth):
+        relation = info.relations.get(field_name.removesuffix("_id"))
+        if field_name.endswith("_id") and relation is not None and not relation.to_many:
+            model_field = relation.model_field
+            return serializers.PrimaryKeyRelatedField, {
+                "source": model_field.name,
+                "queryset": relation.related_model._default_manager.all(),
+                "required": not (model_field.null or model_field.blank),
+                "allow_null": model_field.null,
+                "error_messages": {
+                    "does_not_exist": f"No {relation.related_model._meta.verbose_name} "
+                    "has the id {pk_value}."
+                },
+            }
+        return super().build_field(field_name, info, model_class, nested_depth)
 
     def to_internal_value(self, data):
         if isinstance(data, dict) and not isinstance(data, QueryDict):
@@ -97,18 +115,6 @@ class PatientOwnedSerializer(LenientModelSerializer):
                         {alias: [f"{alias} and {canonical} name the same field; send one value."]}
                     )
         return super().to_internal_value(data)
-
-    def build_field(self, field_name, info, model_class, nested_depth):
-        relation = info.relations.get(field_name.removesuffix("_id"))
-        if field_name.endswith("_id") and relation is not None and not relation.to_many:
-            model_field = relation.model_field
-            return serializers.PrimaryKeyRelatedField, {
-                "source": model_field.name,
-                "queryset": relation.related_model._default_manager.all(),
-                "required": not (model_field.null or model_field.blank),
-                "allow_null": model_field.null,
-            }
-        return super().build_field(field_name, info, model_class, nested_depth)
 
     def get_fields(self):
         fields = super().get_fields()

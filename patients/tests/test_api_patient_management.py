@@ -23,7 +23,6 @@ KID = {
     "height": 60,
     "weight": 85,
     "address": "123 Main St",
-    "physician_id": 3,
     "is_self_record": False,
 }
 # persona -> permission_level on alice's shared patient (None: no access at all)

@@ -24,7 +24,6 @@ NEW = {
     "blood_type": "O+",
     "height": 70,
     "weight": 165,
-    "physician_id": 5,
 }
 
 
@@ -73,7 +72,7 @@ class TestCreate:
         assert patient.owner == bob and patient.is_self_record
         assert (patient.blood_type, patient.height, patient.weight) == ("O+", 70, 165)
         assert body["birth_date"] == "1990-01-15" and body["gender"] == "male"
-        assert body["physician_id"] is None  # accepted, not stored yet
+        assert body["physician_id"] is None
         assert User.objects.get(pk=bob.pk).active_patient_id == patient.pk
 
     def test_refused_when_a_self_record_exists(self, alice_api, patient):
@@ -141,6 +140,7 @@ class TestCreate:
             ({"address": ["a list"]}, "address"),
             ({"address": {"street": "x" * 300}}, "address.street"),
             ({"physician_id": "abc"}, "physician_id"),
+            ({"physician_id": 999999}, "physician_id"),  # no such practitioner
         ],
     )
     def test_bad_input_is_422_with_the_field(self, client_for, bob, change, field):

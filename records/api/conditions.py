@@ -10,11 +10,18 @@ from patients.core.filtersets import TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
-from records.api.summaries import ConditionSummarySerializer, MedicationSummarySerializer
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    ConditionSummarySerializer,
+    MedicationSummarySerializer,
+    PractitionerSummarySerializer,
+)
 from records.models import Condition, ConditionMedication
 
 
 class ConditionSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The reference names the field "diagnosis"; both are accepted and returned.
     condition_name = serializers.CharField(max_length=500, min_length=2, required=False)
     diagnosis = serializers.CharField(
@@ -38,6 +45,7 @@ class ConditionSerializer(PatientOwnedSerializer):
             "code_description",
             "notes",
             "tags",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -71,7 +79,7 @@ class ConditionFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["conditions"])
 class ConditionViewSet(PatientOwnedViewSet):
-    queryset = Condition.objects.all()
+    queryset = Condition.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = ConditionSerializer
     filterset_class = ConditionFilterSet
     delete_status = 200

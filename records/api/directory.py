@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError
 from django.db.models.functions import Lower
-from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -28,7 +27,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from medikeep.api.exceptions import ConflictError, FieldValidationError
 from medikeep.api.throttles import ScopedRateThrottle
-from patients.core.serializers import LenientChoiceField
+from patients.core.serializers import LenientModelSerializer
 from records.api.reference_base import DirectoryViewSet
 from records.models import MedicalSpecialty, Pharmacy, Practice, Practitioner, normalise_url
 
@@ -47,34 +46,16 @@ class WebAddressField(serializers.CharField):
         return normalise_url(super().to_internal_value(data))
 
 
-class DirectoryEntrySerializer(serializers.ModelSerializer):
+class DirectoryEntrySerializer(LenientModelSerializer):
     # Validates through the model (`full_clean`), so the API and the admin share rules.
     # Uniqueness is checked by the serializers themselves (a clash is a 409, not a 422).
     # (Comments, not a docstring: the schema would show it on every directory component.)
-
-    serializer_choice_field = LenientChoiceField
 
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)
         if field_name in getattr(self.Meta.model, "url_fields", ()):
             field_class = WebAddressField
         return field_class, kwargs
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict) and not isinstance(data, QueryDict):
-            # The reference's clients send null for an empty optional text.
-            data = {
-                name: (
-                    ""
-                    if value is None
-                    and name in self.fields
-                    and getattr(self.fields[name], "allow_blank", False)
-                    and not self.fields[name].allow_null
-                    else value
-                )
-                for name, value in data.items()
-            }
-        return super().to_internal_value(data)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

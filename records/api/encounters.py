@@ -11,6 +11,11 @@ from patients.core.filtersets import TaggedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from patients.models import validate_past_date
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    PractitionerSummarySerializer,
+)
 from records.models import Encounter
 
 REQUIRED = "This field is required."
@@ -18,6 +23,7 @@ MAX_ID = 2**62
 
 
 class EncounterSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The contract's example says encounter_type / encounter_date; the reference and the UI
     # say visit_type / date. Both spellings are accepted and returned.
     reason = serializers.CharField(max_length=200, min_length=2, required=False)
@@ -52,6 +58,7 @@ class EncounterSerializer(PatientOwnedSerializer):
             "notes",
             "condition_id",
             "tags",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -102,7 +109,7 @@ class EncounterFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["encounters"])
 class EncounterViewSet(PatientOwnedViewSet):
-    queryset = Encounter.objects.all()
+    queryset = Encounter.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = EncounterSerializer
     filterset_class = EncounterFilterSet
     delete_status = 200

@@ -21,6 +21,11 @@ from patients.core.serializers import (
 )
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from patients.models import validate_past_date
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    PractitionerSummarySerializer,
+)
 from records.models import Immunization, StandardizedVaccine, VaccineMatcher
 
 
@@ -33,6 +38,7 @@ class VaccineCodeField(serializers.CharField):
 
 
 class ImmunizationSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The contract's create example says "administration_date"; the record (and the history
     # view) "date_administered". Both are accepted and returned.
     field_aliases = {"administration_date": "date_administered"}
@@ -84,6 +90,7 @@ class ImmunizationSerializer(PatientOwnedSerializer):
             "tags",
             "standardized_vaccine_id",
             "standardized_vaccine_who_code",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -161,7 +168,7 @@ class ImmunizationFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["immunizations"])
 class ImmunizationViewSet(PatientOwnedViewSet):
-    queryset = Immunization.objects.select_related("standardized_vaccine")
+    queryset = Immunization.objects.select_related("standardized_vaccine", PRACTITIONER_JOIN)
     serializer_class = ImmunizationSerializer
     filterset_class = ImmunizationFilterSet
     delete_status = 200

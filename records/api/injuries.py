@@ -33,7 +33,13 @@ from patients.core.serializers import (
     tags_field,
 )
 from patients.core.views import DeleteMessageSerializer, PatientOwnedViewSet, record_viewset_schema
-from records.api.summaries import ConditionSummarySerializer, MedicationSummarySerializer
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    ConditionSummarySerializer,
+    MedicationSummarySerializer,
+    PractitionerSummarySerializer,
+)
 from records.models import (
     Injury,
     InjuryCondition,
@@ -147,6 +153,7 @@ class InjuryTypeSummarySerializer(serializers.ModelSerializer):
 
 
 class InjurySerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     tags = tags_field()
     injury_type = InjuryTypeSummarySerializer(read_only=True)
 
@@ -167,6 +174,7 @@ class InjurySerializer(PatientOwnedSerializer):
             "recovery_notes",
             "notes",
             "tags",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -189,7 +197,7 @@ class InjuryFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["injuries"])
 class InjuryViewSet(PatientOwnedViewSet):
-    queryset = Injury.objects.select_related("injury_type")
+    queryset = Injury.objects.select_related("injury_type", PRACTITIONER_JOIN)
     serializer_class = InjurySerializer
     filterset_class = InjuryFilterSet
     delete_status = 200

@@ -21,7 +21,12 @@ from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.api.encounters import EncounterSummarySerializer
-from records.api.summaries import ConditionSummarySerializer
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    ConditionSummarySerializer,
+    PractitionerSummarySerializer,
+)
 from records.models import (
     EncounterLabResult,
     LabResult,
@@ -53,6 +58,7 @@ class AliasedChoiceField(serializers.ChoiceField):
 
 
 class LabResultSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     status = AliasedChoiceField(
         choices=LabResultStatus.choices,
         aliases={"in-progress": LabResultStatus.IN_PROGRESS},
@@ -78,6 +84,7 @@ class LabResultSerializer(PatientOwnedSerializer):
             "completed_date",
             "notes",
             "tags",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -145,7 +152,7 @@ class LabResultFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["lab-results"])
 class LabResultViewSet(PatientOwnedViewSet):
-    queryset = LabResult.objects.all()
+    queryset = LabResult.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = LabResultSerializer
     filterset_class = LabResultFilterSet
     default_limit = 100
@@ -153,7 +160,13 @@ class LabResultViewSet(PatientOwnedViewSet):
     delete_status = 200
     throttle_scope: str | None = None  # the search paths use "search"
     across_patients_actions = frozenset(
-        {"by_practitioner", "search_code", "search_code_pattern", "code_count"}
+        {
+            "by_practitioner",
+            "practitioner_count",
+            "search_code",
+            "search_code_pattern",
+            "code_count",
+        }
     )
 
     @extend_schema(responses={200: LabResultDeletedSerializer})
@@ -181,12 +194,8 @@ class LabResultViewSet(PatientOwnedViewSet):
     @extend_schema(responses=LabResultSerializer(many=True))
     @action(detail=False, methods=["get"], url_path=r"practitioner/(?P<practitioner_id>[0-9]+)")
     def by_practitioner(self, request, practitioner_id):
-        """Lab results the practitioner ordered, of every patient the caller may see.
-
-        Practitioners arrive in a later issue: until lab results carry a practitioner this
-        answers an empty list.
-        """
-        return self.list_of(self.get_queryset().none())
+        """Lab results the practitioner ordered, of every patient the caller may see."""
+        return self.list_of(self.get_queryset().filter(practitioner_id=practitioner_id))
 
     @extend_schema(responses=LabResultSerializer(many=True))
     @action(detail=False, methods=["get"], url_path=rf"search/code/{CODE}", throttle_scope="search")
@@ -220,9 +229,10 @@ class LabResultViewSet(PatientOwnedViewSet):
         url_path=r"stats/practitioner/(?P<practitioner_id>[0-9]+)/count",
     )
     def practitioner_count(self, request, practitioner_id):
-        """How many visible lab results the practitioner ordered (0 until practitioners
-        exist, see by_practitioner)."""
-        return Response({"practitioner_id": int(practitioner_id), "lab_result_count": 0})
+        """How many lab results the practitioner ordered, over every patient the caller may
+        see."""
+        count = self.get_queryset().filter(practitioner_id=practitioner_id).count()
+        return Response({"practitioner_id": int(practitioner_id), "lab_result_count": count})
 
     @extend_schema(responses=CodeCountSerializer)
     @action(detail=False, methods=["get"], url_path=rf"stats/code/{CODE}/count")

@@ -7,10 +7,18 @@ from rest_framework import serializers
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    PharmacySummarySerializer,
+    PractitionerSummarySerializer,
+)
 from records.models import Medication
 
 
 class MedicationSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
+    pharmacy = PharmacySummarySerializer(read_only=True, allow_null=True)
     reminder_times = serializers.ListField(
         child=serializers.CharField(max_length=5), required=False, max_length=50
     )
@@ -45,6 +53,9 @@ class MedicationSerializer(PatientOwnedSerializer):
             "reminder_times",
             "reminder_message",
             "reminder_days",
+            *PRACTITIONER_FIELDS,
+            "pharmacy_id",
+            "pharmacy",
             *TIMESTAMP_FIELDS,
         ]
 
@@ -72,7 +83,7 @@ class MedicationFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["medications"])
 class MedicationViewSet(PatientOwnedViewSet):
-    queryset = Medication.objects.all()
+    queryset = Medication.objects.select_related(PRACTITIONER_JOIN, "pharmacy")
     serializer_class = MedicationSerializer
     filterset_class = MedicationFilterSet
 

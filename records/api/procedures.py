@@ -13,7 +13,12 @@ from patients.core.serializers import (
     tags_field,
 )
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
-from records.api.summaries import ConditionSummarySerializer
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    ConditionSummarySerializer,
+    PractitionerSummarySerializer,
+)
 from records.models import Procedure
 
 _CODE_LENGTH = Procedure._meta.get_field("procedure_code").max_length
@@ -21,6 +26,7 @@ _COMPLICATIONS_LENGTH = Procedure._meta.get_field("complications").max_length
 
 
 class ProcedureSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The reference's record says "date", "procedure_code" and "procedure_complications";
     # the contract "procedure_date". Both names of each are accepted and returned.
     field_aliases = {
@@ -85,6 +91,7 @@ class ProcedureSerializer(PatientOwnedSerializer):
             "tags",
             "condition_id",
             "condition",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -103,7 +110,7 @@ class ProcedureFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["procedures"])
 class ProcedureViewSet(PatientOwnedViewSet):
-    queryset = Procedure.objects.select_related("condition")
+    queryset = Procedure.objects.select_related("condition", PRACTITIONER_JOIN)
     serializer_class = ProcedureSerializer
     filterset_class = ProcedureFilterSet
     delete_status = 200

@@ -2,7 +2,12 @@
 
 from rest_framework import serializers
 
-from records.models import Condition, Medication
+from records.models import Condition, Medication, Pharmacy, Practitioner
+
+# What a record's viewset joins so its practitioner (and pharmacy) summaries cost no query.
+PRACTITIONER_JOIN = "practitioner__specialty"
+# The Meta.fields a record with a practitioner adds: the writable id and the summary.
+PRACTITIONER_FIELDS = ("practitioner_id", "practitioner")
 
 
 class MedicationSummarySerializer(serializers.ModelSerializer):
@@ -18,4 +23,22 @@ class ConditionSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Condition
         fields = ["id", "condition_name", "diagnosis", "status", "severity"]
+        read_only_fields = fields
+
+
+class PractitionerSummarySerializer(serializers.ModelSerializer):
+    """A practitioner as records show it: specialty is the specialty's name."""
+
+    specialty = serializers.CharField(source="specialty.name", read_only=True)
+
+    class Meta:
+        model = Practitioner
+        fields = ["id", "name", "specialty"]
+        read_only_fields = fields
+
+
+class PharmacySummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pharmacy
+        fields = ["id", "name", "brand"]
         read_only_fields = fields

@@ -13,10 +13,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import django_filters
-from django.db.models import QuerySet, prefetch_related_objects
-from django.http import QueryDict
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 
@@ -25,14 +23,20 @@ from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.serializers import (
     BASE_FIELDS,
     TIMESTAMP_FIELDS,
-    LenientChoiceField,
+    LenientModelSerializer,
     PatientOwnedSerializer,
     tags_field,
 )
 from patients.core.views import PATIENT_ID_PARAM, PatientOwnedViewSet, record_viewset_schema
 from records.api.encounters import EncounterSummarySerializer
 from records.api.labs import LabResultSummarySerializer
-from records.api.summaries import ConditionSummarySerializer
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    ConditionSummarySerializer,
+    PharmacySummarySerializer,
+    PractitionerSummarySerializer,
+)
 from records.models import (
     Condition,
     MedicalEquipment,
@@ -53,6 +57,7 @@ MAX_ID = 2**62
 
 
 class TreatmentSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     tags = tags_field()
     condition = ConditionSummarySerializer(read_only=True)
 
@@ -76,6 +81,7 @@ class TreatmentSerializer(PatientOwnedSerializer):
             "tags",
             "condition_id",
             "condition",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
         extra_kwargs = {
@@ -104,7 +110,7 @@ class TreatmentFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["treatments"])
 class TreatmentViewSet(PatientOwnedViewSet):
-    queryset = Treatment.objects.select_related("condition")
+    queryset = Treatment.objects.select_related("condition", PRACTITIONER_JOIN)
     serializer_class = TreatmentSerializer
     filterset_class = TreatmentFilterSet
     delete_status = 200
@@ -126,6 +132,7 @@ class TreatmentViewSet(PatientOwnedViewSet):
 
 
 class MedicalEquipmentSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The reference calls the name equipment_name; some of its clients send name.
     field_aliases = {"name": "equipment_name"}
     required_on_create = ("equipment_name",)
@@ -160,6 +167,7 @@ class MedicalEquipmentSerializer(PatientOwnedSerializer):
             "supplier",
             "notes",
             "tags",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
 
@@ -194,7 +202,7 @@ class MedicalEquipmentFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["medical-equipment"])
 class MedicalEquipmentViewSet(PatientOwnedViewSet):
-    queryset = MedicalEquipment.objects.all()
+    queryset = MedicalEquipment.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = MedicalEquipmentSerializer
     filterset_class = MedicalEquipmentFilterSet
     delete_status = 200
@@ -221,44 +229,6 @@ class MedicalEquipmentViewSet(PatientOwnedViewSet):
 # --- links ----------------------------------------------------------------------------------
 
 
-class LinkSerializerBase(serializers.ModelSerializer):
-    # Base of the treatment link serializers (a comment: the schema would show a docstring as
-    # every link's description). Choices are read as elsewhere in the API ("Follow-Up" is
-    # follow_up), and null for an optional text is read as empty, as the reference's clients
-    # send it.
-
-    serializer_choice_field = LenientChoiceField
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict) and not isinstance(data, QueryDict):
-            data = {
-                name: ""
-                if value is None
-                and name in self.fields
-                and getattr(self.fields[name], "allow_blank", False)
-                and not self.fields[name].allow_null
-                else value
-                for name, value in data.items()
-            }
-        return super().to_internal_value(data)
-
-
-class PrescriberShapeSerializer(serializers.Serializer):
-    """The prescriber as it will be shown once practitioners exist."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    specialty = serializers.CharField(allow_null=True)
-
-
-class PharmacyShapeSerializer(serializers.Serializer):
-    """The pharmacy as it will be shown once pharmacies exist."""
-
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    brand = serializers.CharField(allow_null=True)
-
-
 EFFECTIVE_FIELDS = (
     "effective_dosage",
     "effective_frequency",
@@ -269,80 +239,50 @@ EFFECTIVE_FIELDS = (
 )
 
 
-class TreatmentMedicationLinkBase(LinkSerializerBase):
+class MedicationOverridesBase(LenientModelSerializer):
+    """A treatment plan's link to a medication, with the plan's own overrides."""
+
+    # The prescriber and pharmacy overrides are written as specific_*_id and shown as
+    # summaries right after the override dates.
+    specific_prescriber = PractitionerSummarySerializer(read_only=True, allow_null=True)
+    specific_pharmacy = PharmacySummarySerializer(read_only=True, allow_null=True)
+
+    def get_field_names(self, declared_fields, info):
+        names = list(super().get_field_names(declared_fields, info))
+        at = names.index("specific_end_date") + 1
+        return [*names[:at], "specific_prescriber", "specific_pharmacy", *names[at:]]
+
+
+class TreatmentMedicationLinkBase(MedicationOverridesBase):
     """A medication of the treatment plan, with the plan's overrides and the effective values:
     the override when set, else the medication's own."""
 
-    # Computed from the link and its medication, which the mechanism loads with the link.
+    # Computed from the link and its medication, which the family loads with the link.
 
-    effective_dosage = serializers.SerializerMethodField()
-    effective_frequency = serializers.SerializerMethodField()
-    effective_start_date = serializers.SerializerMethodField()
-    effective_end_date = serializers.SerializerMethodField(
+    effective_dosage = serializers.CharField(read_only=True)
+    effective_frequency = serializers.CharField(read_only=True)
+    effective_start_date = serializers.DateField(read_only=True, allow_null=True)
+    effective_end_date = serializers.DateField(
+        read_only=True,
+        allow_null=True,
         help_text="specific_end_date; else the medication's end, but null (ongoing) when the "
-        "plan sets a start after that end."
+        "plan sets a start after that end.",
     )
-    effective_prescriber = serializers.SerializerMethodField(
-        help_text="Null until practitioners exist."
-    )
-    effective_pharmacy = serializers.SerializerMethodField(help_text="Null until pharmacies exist.")
+    effective_prescriber = PractitionerSummarySerializer(read_only=True, allow_null=True)
+    effective_pharmacy = PharmacySummarySerializer(read_only=True, allow_null=True)
 
     def get_field_names(self, declared_fields, info):
         names = list(super().get_field_names(declared_fields, info))
         at = names.index("created_at") if "created_at" in names else len(names)
         return [*names[:at], *EFFECTIVE_FIELDS, *names[at:]]
 
-    def get_effective_dosage(self, link) -> str:
-        return link.effective_dosage
-
-    def get_effective_frequency(self, link) -> str:
-        return link.effective_frequency
-
-    @extend_schema_field(serializers.DateField(allow_null=True))
-    def get_effective_start_date(self, link):
-        return link.effective_start_date
-
-    @extend_schema_field(serializers.DateField(allow_null=True))
-    def get_effective_end_date(self, link):
-        return link.effective_end_date
-
-    # Both become the override, else the medication's own, with the practitioner and
-    # pharmacy directories (specific_prescriber_id / specific_pharmacy_id go on the link).
-    @extend_schema_field(PrescriberShapeSerializer(allow_null=True))
-    def get_effective_prescriber(self, link):
-        return None
-
-    @extend_schema_field(PharmacyShapeSerializer(allow_null=True))
-    def get_effective_pharmacy(self, link):
-        return None
-
-
-class MedicationTreatmentLinkBase(LinkSerializerBase):
-    """A treatment plan that uses the medication, with the plan's overrides."""
-
-    # Each treatment shows its condition, loaded for all rows at once (the mechanism itself
-    # loads only the treatment).
-
-    @classmethod
-    def many_init(cls, *args, **kwargs):
-        if args:
-            args = (_with_treatment_conditions(args[0]), *args[1:])
-        return super().many_init(*args, **kwargs)
-
-
-def _with_treatment_conditions(links):
-    if isinstance(links, QuerySet):
-        return links.select_related("treatment__condition")
-    if links is not None:
-        links = list(links)
-        prefetch_related_objects(links, "treatment__condition")
-    return links
-
 
 class TreatmentMedicationSummarySerializer(serializers.ModelSerializer):
     """The medication as shown in a treatment plan."""
 
-    # practitioner and pharmacy join these with their directories.
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
+    pharmacy = PharmacySummarySerializer(read_only=True, allow_null=True)
+
     class Meta:
         model = Medication
         fields = [
@@ -354,6 +294,8 @@ class TreatmentMedicationSummarySerializer(serializers.ModelSerializer):
             "status",
             "effective_period_start",
             "effective_period_end",
+            "practitioner",
+            "pharmacy",
         ]
         read_only_fields = fields
 
@@ -391,10 +333,13 @@ MEDICATION_OVERRIDES = (
     "specific_duration",
     "timing_instructions",
     "relevance_note",
-    # specific_prescriber_id and specific_pharmacy_id join these with their directories.
+    "specific_prescriber_id",
+    "specific_pharmacy_id",
     "specific_start_date",
     "specific_end_date",
 )
+# The directory entries a medication link shows, joined with the links (no query per row).
+OVERRIDE_JOINS = ("specific_prescriber__specialty", "specific_pharmacy")
 
 TREATMENT_MEDICATIONS = LinkFamily(
     model=TreatmentMedication,
@@ -404,6 +349,7 @@ TREATMENT_MEDICATIONS = LinkFamily(
     extra_fields=MEDICATION_OVERRIDES,
     delete_message="Medication link removed",
     serializer_base=TreatmentMedicationLinkBase,
+    select_related=(*OVERRIDE_JOINS, "medication__practitioner__specialty", "medication__pharmacy"),
 )
 MEDICATION_TREATMENTS = LinkFamily(
     model=TreatmentMedication,
@@ -412,7 +358,8 @@ MEDICATION_TREATMENTS = LinkFamily(
     child_summary=TreatmentSummarySerializer,
     extra_fields=MEDICATION_OVERRIDES,
     delete_message="Medication link removed",
-    serializer_base=MedicationTreatmentLinkBase,
+    serializer_base=MedicationOverridesBase,
+    select_related=(*OVERRIDE_JOINS, "treatment__condition"),
 )
 TREATMENT_ENCOUNTERS = LinkFamily(
     model=TreatmentEncounter,
@@ -421,7 +368,6 @@ TREATMENT_ENCOUNTERS = LinkFamily(
     child_summary=EncounterSummarySerializer,
     extra_fields=("visit_label", "visit_sequence", "relevance_note"),
     delete_message="Encounter link removed",
-    serializer_base=LinkSerializerBase,
 )
 TREATMENT_LAB_RESULTS = LinkFamily(
     model=TreatmentLabResult,
@@ -430,7 +376,6 @@ TREATMENT_LAB_RESULTS = LinkFamily(
     child_summary=LabResultSummarySerializer,
     extra_fields=("purpose", "expected_frequency", "relevance_note"),
     delete_message="Lab result link removed",
-    serializer_base=LinkSerializerBase,
 )
 TREATMENT_EQUIPMENT = LinkFamily(
     model=TreatmentEquipment,
@@ -439,7 +384,6 @@ TREATMENT_EQUIPMENT = LinkFamily(
     child_summary=MedicalEquipmentSummarySerializer,
     extra_fields=("usage_frequency", "specific_settings", "relevance_note"),
     delete_message="Equipment link removed",
-    serializer_base=LinkSerializerBase,
 )
 
 urlpatterns = (

@@ -26,6 +26,11 @@ from medikeep.api.pagination import skip_limit
 from patients.core.filtersets import PatientOwnedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PATIENT_ID_PARAM, PatientOwnedViewSet, record_viewset_schema
+from records.api.summaries import (
+    PRACTITIONER_FIELDS,
+    PRACTITIONER_JOIN,
+    PractitionerSummarySerializer,
+)
 from records.models import MEASURES, Vitals, VitalsGlucoseContext, VitalsTrend, VitalType
 
 # The contract's limits: /vitals/patient/{id} and /date-range return up to 10 000 readings,
@@ -80,6 +85,7 @@ def _measure_kwargs() -> dict:
 
 
 class VitalsSerializer(PatientOwnedSerializer):
+    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     recorded_date = FacilityDateTimeField(
         help_text="When the reading was taken; a value without offset is facility-local time."
     )
@@ -98,6 +104,7 @@ class VitalsSerializer(PatientOwnedSerializer):
             "glucose_context",
             *TEXT_FIELDS,
             "import_source",
+            *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
         read_only_fields = ["import_source"]
@@ -159,7 +166,7 @@ _PLAIN_RENDERERS = {
 
 
 class VitalsDetailSerializer(VitalsSerializer):
-    """One reading with its patient's name (practitioner details come with that library)."""
+    """One reading with its patient's name and its practitioner."""
 
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
 
@@ -372,7 +379,7 @@ PATIENT_PATH = r"patient/(?P<patient_id>[0-9]+)"
 @record_viewset_schema
 @extend_schema(tags=["vitals"])
 class VitalsViewSet(PatientOwnedViewSet):
-    queryset = Vitals.objects.all()
+    queryset = Vitals.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = VitalsSerializer
     filterset_class = VitalsFilterSet
     delete_status = 200

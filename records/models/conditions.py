@@ -10,6 +10,7 @@ from django.db.models import Q
 from patients.core.links import PatientLinkModel
 from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
 from records.models.medications import Medication
+from records.reference import directory_link
 
 __all__ = ["Condition", "ConditionMedication", "ConditionSeverity", "ConditionStatus"]
 
@@ -45,6 +46,7 @@ class Condition(TaggedMixin, PatientOwnedModel):
     snomed_code = models.CharField(max_length=20, blank=True)
     code_description = models.CharField(max_length=500, blank=True)
     notes = models.TextField(max_length=5000, blank=True)
+    practitioner = directory_link("Practitioner", "Who diagnosed it.")
     medications = models.ManyToManyField(
         Medication, through="ConditionMedication", related_name="conditions", blank=True
     )

@@ -222,8 +222,7 @@ class Insurance(SinglePrimaryMixin, PatientOwnedModel):
     """An insurance plan of the patient. At most one primary plan per insurance type.
 
     The contract calls the insurer provider_name, the reference company_name (the API accepts
-    and returns both). The practitioner FK (the plan's primary care doctor) arrives with the
-    practitioner directory in a later issue and goes here.
+    and returns both).
     """
 
     insurance_type = models.CharField(max_length=20, choices=InsuranceType.choices)

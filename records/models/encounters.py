@@ -8,6 +8,7 @@ from django.db import models
 
 from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
 from records.models.conditions import Condition
+from records.reference import directory_link
 
 __all__ = ["Encounter", "EncounterPriority"]
 
@@ -47,7 +48,7 @@ class Encounter(TaggedMixin, PatientOwnedModel):
         on_delete=models.SET_NULL,
         related_name="encounters",
     )
-    # practitioner (practitioner_id, SET_NULL) arrives with the practitioner directory.
+    practitioner = directory_link("Practitioner", "Who the visit was with.")
 
     dashboard_key = "total_encounters"
 

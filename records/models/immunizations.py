@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from records.reference import directory_link
 
 __all__ = ["Immunization", "ImmunizationRoute"]
 
@@ -53,7 +54,7 @@ class Immunization(TaggedMixin, PatientOwnedModel):
         on_delete=models.SET_NULL,
         related_name="immunizations",
     )
-    # The practitioner FK (who gave it) arrives with the practitioner library.
+    practitioner = directory_link("Practitioner", "Who gave it.")
 
     dashboard_key = "total_immunizations"
 

@@ -12,7 +12,7 @@ from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
 from records.models.conditions import Condition
 from records.models.medications import Medication
 from records.models.procedures import Procedure
-from records.reference import DirectoryModel
+from records.reference import DirectoryModel, directory_link
 
 __all__ = [
     "SYSTEM_INJURY_TYPES",
@@ -132,7 +132,7 @@ class Injury(TaggedMixin, PatientOwnedModel):
     treatment_received = models.TextField(max_length=2000, blank=True)
     recovery_notes = models.TextField(max_length=2000, blank=True)
     notes = models.TextField(max_length=2000, blank=True)
-    # The practitioner foreign key (practitioner_id) arrives with the practitioner library.
+    practitioner = directory_link("Practitioner", "Who treated it.")
     medications = models.ManyToManyField(
         Medication, through="InjuryMedication", related_name="injuries", blank=True
     )

@@ -13,6 +13,7 @@ from patients.core.links import PatientLinkModel
 from patients.models import PatientOwnedModel, TaggedMixin
 from records.models.conditions import Condition
 from records.models.encounters import Encounter
+from records.reference import directory_link
 
 __all__ = [
     "ABNORMAL_STATUSES",
@@ -111,7 +112,7 @@ class LabResult(TaggedMixin, PatientOwnedModel):
     ordered_date = models.DateField(null=True, blank=True)
     completed_date = models.DateField(null=True, blank=True)
     notes = models.TextField(max_length=5000, blank=True)
-    # practitioner (practitioner_id, SET_NULL: who ordered it) arrives with the directory.
+    practitioner = directory_link("Practitioner", "Who ordered the test.")
     encounters = models.ManyToManyField(
         Encounter, through="EncounterLabResult", related_name="lab_results", blank=True
     )

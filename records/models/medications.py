@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from patients.models import PatientOwnedModel, TaggedMixin
+from records.reference import directory_link
 
 __all__ = [
     "Medication",
@@ -106,6 +107,8 @@ class Medication(TaggedMixin, PatientOwnedModel):
     reminder_times = models.JSONField(default=list, blank=True)
     reminder_message = models.CharField(max_length=200, blank=True)
     reminder_days = models.JSONField(null=True, blank=True, validators=[validate_reminder_days])
+    practitioner = directory_link("Practitioner", "Who prescribed it.")
+    pharmacy = directory_link("Pharmacy", "Where it is filled.")
 
     dashboard_key = "total_medications"
     dashboard_filters = {"active_medications": Q(status=MedicationStatus.ACTIVE)}

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from patients.models import PatientOwnedModel, TaggedMixin
 from records.models.conditions import Condition
+from records.reference import directory_link
 
 __all__ = [
     "MAX_SCHEDULE_AHEAD_DAYS",
@@ -74,7 +75,7 @@ class Procedure(TaggedMixin, PatientOwnedModel):
     condition = models.ForeignKey(
         Condition, null=True, blank=True, on_delete=models.SET_NULL, related_name="procedures"
     )
-    # The practitioner FK (who performed it) arrives with the practitioner library.
+    practitioner = directory_link("Practitioner", "Who performed it.")
 
     dashboard_key = "total_procedures"
 

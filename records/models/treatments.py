@@ -17,6 +17,7 @@ from records.models.conditions import Condition
 from records.models.encounters import Encounter
 from records.models.labs import LabResult
 from records.models.medications import Medication
+from records.reference import directory_link
 
 __all__ = [
     "MAX_TREATMENT_PLAN_AHEAD_DAYS",
@@ -89,7 +90,7 @@ class Treatment(TaggedMixin, PatientOwnedModel):
     condition = models.ForeignKey(
         Condition, null=True, blank=True, on_delete=models.SET_NULL, related_name="treatments"
     )
-    # practitioner (practitioner_id, SET_NULL: who prescribed it) arrives with the directory.
+    practitioner = directory_link("Practitioner", "Who prescribed it.")
     medications = models.ManyToManyField(
         Medication, through="TreatmentMedication", related_name="treatments", blank=True
     )
@@ -173,7 +174,7 @@ class MedicalEquipment(TaggedMixin, PatientOwnedModel):
     usage_instructions = models.TextField(max_length=5000, blank=True)
     supplier = models.CharField(max_length=200, blank=True)
     notes = models.TextField(max_length=5000, blank=True)
-    # practitioner (practitioner_id, SET_NULL: who prescribed it) arrives with the directory.
+    practitioner = directory_link("Practitioner", "Who prescribed it.")
 
     dashboard_key = "total_medical_equipment"
 
@@ -229,8 +230,8 @@ class TreatmentMedication(PatientLinkModel):
     specific_start_date = models.DateField(null=True, blank=True)
     specific_end_date = models.DateField(null=True, blank=True)
     relevance_note = models.CharField(max_length=500, blank=True)
-    # specific_prescriber (→ practitioners, SET_NULL) and specific_pharmacy (→ pharmacies,
-    # SET_NULL) arrive with the practitioner and pharmacy directories.
+    specific_prescriber = directory_link("Practitioner", "Who prescribes it for this plan.")
+    specific_pharmacy = directory_link("Pharmacy", "Where it is filled for this plan.")
 
     link_sides = ("treatment", "medication")
 
@@ -287,6 +288,14 @@ class TreatmentMedication(PatientLinkModel):
         ):
             return None
         return medication_end
+
+    @property
+    def effective_prescriber(self):
+        return self.specific_prescriber or self.medication.practitioner
+
+    @property
+    def effective_pharmacy(self):
+        return self.specific_pharmacy or self.medication.pharmacy
 
 
 class TreatmentEncounterVisitLabel(models.TextChoices):

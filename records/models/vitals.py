@@ -16,6 +16,7 @@ from django.db.models import Avg, Count, FloatField, Max, Min, Q, Subquery, Valu
 from django.utils import timezone
 
 from patients.models import Patient, PatientOwnedModel, PatientOwnedQuerySet
+from records.reference import directory_link
 
 __all__ = [
     "MEASURES",
@@ -321,8 +322,7 @@ class Vitals(PatientOwnedModel):
     notes = models.TextField(max_length=5000, blank=True)
     # Set by device imports ("dexcom_clarity"); empty for readings entered by hand.
     import_source = models.CharField(max_length=50, blank=True, editable=False)
-    # practitioner (FK to the practitioner library, SET_NULL) arrives with the reference
-    # libraries in a later issue.
+    practitioner = directory_link("Practitioner", "Who took the reading.")
 
     objects = VitalsQuerySet.as_manager()
 

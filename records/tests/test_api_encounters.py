@@ -1,7 +1,7 @@
 import pytest
 
 from records.models import Encounter
-from records.tests.factories import ConditionFactory, EncounterFactory
+from records.tests.factories import ConditionFactory, EncounterFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ class TestFields:
             "patient_id": patient.pk,
             "encounter_type": "Office Visit",
             "encounter_date": "2025-10-04",
-            "practitioner_id": 5,  # accepted and ignored until practitioners exist
+            "practitioner_id": PractitionerFactory().pk,
             "chief_complaint": "Annual checkup",
             "diagnosis": "Healthy",
             "treatment_plan": "Continue current medications",

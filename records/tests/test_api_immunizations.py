@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
 from records.models import Immunization
-from records.tests.factories import ImmunizationFactory
+from records.tests.factories import ImmunizationFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ class TestFields:
             "vaccine_type": "mRNA",  # not a field: ignored
             "dose_number": 1,
             "administration_date": "2025-01-15",
-            "practitioner_id": 5,  # accepted and ignored until practitioners exist
+            "practitioner_id": PractitionerFactory().pk,
             "lot_number": "LOT12345",
             "expiration_date": "2026-01-15",
             "site": "Left arm",

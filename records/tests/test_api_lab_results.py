@@ -7,6 +7,7 @@ from records.tests.factories import (
     EncounterFactory,
     LabResultFactory,
     LabTestComponentFactory,
+    PractitionerFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ class TestFields:
             "facility": "LabCorp",
             "ordered_date": "2025-10-01",
             "completed_date": "2025-10-02",
-            "practitioner_id": 5,  # accepted and ignored until practitioners exist
+            "practitioner_id": PractitionerFactory(name="Dr. Ordering").pk,
             "status": "completed",
             "labs_result": "normal",
             "notes": "Routine checkup",
@@ -39,6 +40,7 @@ class TestFields:
             assert got[key] == body[key]
         assert got["labs_result"] == "normal" and got["tags"] == ["annual", "routine"]
         assert got["completed_date"] == "2025-10-02"
+        assert got["practitioner"]["name"] == "Dr. Ordering"
 
     def test_status_defaults_to_ordered(self, alice_api, patient):
         got = alice_api.post(URL, {"test_name": "Lipid panel"}, format="json").json()
@@ -178,12 +180,29 @@ class TestCodePaths:
             "usage_count": 2,
         }
 
-    def test_practitioner_paths_are_empty_until_practitioners_exist(self, alice_api, labs):
-        assert alice_api.get(f"{URL}/practitioner/5").json() == []
-        assert alice_api.get(f"{URL}/stats/practitioner/5/count").json() == {
-            "practitioner_id": 5,
-            "lab_result_count": 0,
+    def test_practitioner_paths_cover_every_visible_patient(
+        self, alice_api, client_for, mallory, labs
+    ):
+        doctor, other = PractitionerFactory(), PractitionerFactory()
+        for key in ("mine", "second", "bobs", "strangers"):
+            LabResult.objects.filter(pk=labs[key].pk).update(practitioner=doctor)
+        LabResult.objects.filter(pk=labs["mine_other_code"].pk).update(practitioner=other)
+        expected = sorted([labs["mine"].pk, labs["second"].pk])
+        assert ids(alice_api.get(f"{URL}/practitioner/{doctor.pk}")) == expected
+        narrowed = alice_api.get(
+            f"{URL}/practitioner/{doctor.pk}", {"patient_id": labs["second"].patient_id}
+        )
+        assert ids(narrowed) == [labs["second"].pk]
+        assert alice_api.get(f"{URL}/stats/practitioner/{doctor.pk}/count").json() == {
+            "practitioner_id": doctor.pk,
+            "lab_result_count": 2,
         }
+        # A stranger learns nothing of whom alice's doctor treats.
+        api = client_for(mallory)
+        assert ids(api.get(f"{URL}/practitioner/{doctor.pk}")) == []
+        count = api.get(f"{URL}/stats/practitioner/{doctor.pk}/count").json()
+        assert count["lab_result_count"] == 0
+        assert ids(alice_api.get(f"{URL}/practitioner/999999")) == []
 
     def test_strangers_see_nothing(self, client_for, mallory, patient, labs):
         api = client_for(mallory)

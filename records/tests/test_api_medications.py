@@ -1,7 +1,7 @@
 import pytest
 
 from records.models import Medication
-from records.tests.factories import MedicationFactory
+from records.tests.factories import MedicationFactory, PharmacyFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,8 @@ class TestFields:
             "reminder_enabled": True,
             "reminder_times": ["20:00", "08:00"],
             "tags": ["  Heart Health ", "heart-health", "Daily"],
-            "practitioner_id": 5,  # accepted and ignored until practitioners exist
+            "practitioner_id": PractitionerFactory(name="Dr. Prescriber").pk,
+            "pharmacy_id": PharmacyFactory(name="Corner Pharmacy", brand="").pk,
         }
         response = alice_api.post(URL, body, format="json")
         assert response.status_code == 201, response.content
@@ -39,6 +40,12 @@ class TestFields:
         assert got["tags"] == ["heart-health", "daily"]
         assert got["effective_period_end"] == "2025-12-31"
         assert Medication.objects.get(pk=got["id"]).tag_index == ",heart-health,daily,"
+        assert got["practitioner"]["name"] == "Dr. Prescriber"
+        assert got["pharmacy"] == {
+            "id": body["pharmacy_id"],
+            "name": "Corner Pharmacy",
+            "brand": "",
+        }
 
     def test_choice_spellings_are_read_leniently(self, alice_api, patient):
         response = create(alice_api, status="On_Hold", route="Oral")

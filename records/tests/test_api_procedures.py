@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from records.models import Procedure
-from records.tests.factories import ConditionFactory, ProcedureFactory
+from records.tests.factories import ConditionFactory, PractitionerFactory, ProcedureFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ class TestFields:
             "patient_id": patient.pk,
             "procedure_name": "Blood Draw",
             "procedure_date": "2025-10-04",
-            "practitioner_id": 5,  # accepted and ignored until practitioners exist
+            "practitioner_id": PractitionerFactory().pk,
             "status": "completed",
             "outcome": "Successful",
             "notes": "Routine lab work",

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from patients.tests.factories import PatientFactory
 from records.models import Treatment
-from records.tests.factories import ConditionFactory, TreatmentFactory
+from records.tests.factories import ConditionFactory, PractitionerFactory, TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ class TestCreate:
                 "condition_id": condition.pk,
                 "start_date": "2025-10-01",
                 "end_date": "2025-12-31",
-                "practitioner_id": 5,  # arrives with the practitioner directory; ignored
+                "practitioner_id": PractitionerFactory().pk,
                 "frequency": "3 times per week",
                 "status": "active",
                 "mode": "simple",

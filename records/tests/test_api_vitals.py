@@ -12,7 +12,7 @@ from rest_framework.serializers import Serializer
 from patients.tests.factories import PatientFactory
 from records.api.vitals import VitalsDetailSerializer, VitalsSerializer
 from records.models import MEASURES, Vitals
-from records.tests.factories import VitalsFactory
+from records.tests.factories import PractitionerFactory, VitalsFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,14 +56,13 @@ def test_full_reading_round_trip(alice_api, patient):
         "notes": "Routine checkup",
         "location": "Doctor's office",
         "device_used": "Digital thermometer",
-        "practitioner_id": 5,  # arrives with the practitioner library; ignored until then
+        "practitioner_id": PractitionerFactory().pk,
     }
     response = alice_api.post(f"{URL}/", body, format="json")
     assert response.status_code == 201, response.content
     data = response.json()
     for name, value in body.items():
-        if name != "practitioner_id":
-            assert data[name] == value, name
+        assert data[name] == value, name
     assert data["import_source"] == ""
     assert Vitals.objects.get().bmi == 24.5
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from importlib import import_module
 
+import factory
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -13,6 +14,8 @@ from django.utils import timezone
 from patients.models import PatientShare
 from patients.tests.factories import PatientFactory
 from records.api.urls import GROUPS
+from records.models import Pharmacy, Practitioner
+from records.tests.factories import PharmacyFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,6 +25,19 @@ CASES = [
 ]
 CONTRACT = {case.factory._meta.model: case for case in CASES}
 RELATION_CASES = [case for case in CASES if case.relation]
+DIRECTORY_FACTORIES = {Practitioner: PractitionerFactory, Pharmacy: PharmacyFactory}
+
+
+def directory_links(case) -> dict[str, type]:
+    """{field: factory} of the record type's links into the practitioner/pharmacy directory."""
+    return {
+        field.name: DIRECTORY_FACTORIES[field.related_model]
+        for field in case.factory._meta.model._meta.concrete_fields
+        if field.is_relation and field.related_model in DIRECTORY_FACTORIES
+    }
+
+
+DIRECTORY_CASES = [case for case in CASES if directory_links(case)]
 
 
 @pytest.fixture(params=CASES, ids=lambda case: case.prefix)
@@ -192,12 +208,59 @@ class TestWriting:
         assert response.status_code == 422 and name in response.json()["errors"]
 
 
+@pytest.mark.parametrize("case", DIRECTORY_CASES, ids=lambda c: c.prefix)
+class TestDirectoryLinks:
+    """Records that name a practitioner (or pharmacy) show its summary and outlive it."""
+
+    def test_created_with_summaries(self, case, alice_api, patient):
+        entries = {name: make() for name, make in directory_links(case).items()}
+        ids = {f"{name}_id": entry.pk for name, entry in entries.items()}
+        response = alice_api.post(url(case), case.body(patient, **ids), format="json")
+        assert response.status_code == 201, response.content
+        body = response.json()
+        for name, entry in entries.items():
+            assert body[f"{name}_id"] == entry.pk
+            assert body[name]["id"] == entry.pk and body[name]["name"] == entry.name
+        if "practitioner" in entries:
+            specialty = entries["practitioner"].specialty.name
+            assert body["practitioner"]["specialty"] == specialty
+
+    def test_unknown_entry_is_422(self, case, alice_api, patient):
+        for name in directory_links(case):
+            body = case.body(patient, **{f"{name}_id": 999999})
+            response = alice_api.post(url(case), body, format="json")
+            assert response.status_code == 422, response.content
+            assert f"{name}_id" in response.json()["errors"]
+        assert not case.factory._meta.model.objects.exists()
+
+    def test_changed_and_cleared_on_update(self, case, alice_api, patient):
+        record = case.factory(patient=patient)
+        for name, make in directory_links(case).items():
+            entry = make()
+            changed = alice_api.put(url(case, record), {f"{name}_id": entry.pk}, format="json")
+            assert changed.status_code == 200 and changed.json()[name]["id"] == entry.pk
+            cleared = alice_api.put(url(case, record), {f"{name}_id": None}, format="json")
+            assert cleared.status_code == 200 and cleared.json()[name] is None
+
+    def test_deleting_the_entry_keeps_the_record(self, case, alice_api, patient):
+        links = {name: make() for name, make in directory_links(case).items()}
+        record = case.factory(patient=patient, **links)
+        for entry in links.values():
+            entry.delete()
+        response = alice_api.get(url(case, record))
+        assert response.status_code == 200
+        for name in links:
+            assert response.json()[name] is None and response.json()[f"{name}_id"] is None
+
+
 def test_list_queries_do_not_grow_with_rows(case, alice_api, patient):
-    case.factory.create_batch(2, patient=patient)
+    # Every row names its own practitioner/pharmacy, so a missing join would show.
+    links = {name: factory.SubFactory(make) for name, make in directory_links(case).items()}
+    case.factory.create_batch(2, patient=patient, **links)
     alice_api.get(url(case))  # warm the per-process caches (content types, …)
     with CaptureQueriesContext(connection) as few:
         assert len(alice_api.get(url(case)).json()) == 2
-    case.factory.create_batch(18, patient=patient)
+    case.factory.create_batch(18, patient=patient, **links)
     with CaptureQueriesContext(connection) as many:
         assert len(alice_api.get(url(case)).json()) == 20
     assert len(many) == len(few)

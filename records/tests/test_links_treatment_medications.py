@@ -11,6 +11,8 @@ from records.models import TreatmentMedication
 from records.tests.factories import (
     ConditionFactory,
     MedicationFactory,
+    PharmacyFactory,
+    PractitionerFactory,
     TreatmentFactory,
 )
 
@@ -76,7 +78,13 @@ class TestEffectiveValues:
         assert link["effective_end_date"] == "2025-09-25"
 
     def test_the_contracts_example(self, alice_api, treatment, medication):
-        """Override start after the medication's end, no override end: ongoing (null)."""
+        """Override start after the medication's end, no override end: ongoing (null); the
+        plan's prescriber wins, the medication's pharmacy shows through."""
+        jones = PractitionerFactory(name="Dr. Jones", specialty__name="Internal Medicine")
+        smith = PractitionerFactory(name="Dr. Smith", specialty__name="Cardiology")
+        cvs = PharmacyFactory(name="CVS", brand="")
+        medication.practitioner, medication.pharmacy = jones, cvs
+        medication.save()
         created = alice_api.post(
             url(treatment),
             {
@@ -86,6 +94,8 @@ class TestEffectiveValues:
                 "specific_duration": "6 weeks",
                 "timing_instructions": "Take with food",
                 "relevance_note": "Primary medication for this plan",
+                "specific_prescriber_id": smith.pk,
+                "specific_pharmacy_id": None,
                 "specific_start_date": "2026-01-09",
                 "specific_end_date": None,
             },
@@ -93,10 +103,18 @@ class TestEffectiveValues:
         )
         assert created.status_code == 201, created.content
         link = listed(alice_api, treatment)
+        assert created.json() == link
         assert link["effective_dosage"] == "20mg"
         assert link["effective_frequency"] == "Once daily"
         assert link["effective_start_date"] == "2026-01-09"
         assert link["effective_end_date"] is None
+        smith_summary = {"id": smith.pk, "name": "Dr. Smith", "specialty": "Cardiology"}
+        cvs_summary = {"id": cvs.pk, "name": "CVS", "brand": ""}
+        assert link["specific_prescriber_id"] == smith.pk
+        assert link["specific_prescriber"] == smith_summary
+        assert link["specific_pharmacy_id"] is None and link["specific_pharmacy"] is None
+        assert link["effective_prescriber"] == smith_summary
+        assert link["effective_pharmacy"] == cvs_summary
         assert link["medication"] == {
             "id": medication.pk,
             "medication_name": "Lisinopril",
@@ -106,7 +124,70 @@ class TestEffectiveValues:
             "status": "active",
             "effective_period_start": "2025-06-01",
             "effective_period_end": "2025-09-25",
+            "practitioner": {"id": jones.pk, "name": "Dr. Jones", "specialty": "Internal Medicine"},
+            "pharmacy": cvs_summary,
         }
+        names = list(link)
+        at = names.index("specific_end_date")
+        assert names[at + 1 : at + 3] == ["specific_prescriber", "specific_pharmacy"]
+
+    def test_prescriber_and_pharmacy_overrides_change_and_clear(
+        self, alice_api, treatment, medication
+    ):
+        own = PractitionerFactory()
+        medication.practitioner = own
+        medication.save()
+        created = alice_api.post(
+            url(treatment), {"medication_id": medication.pk}, format="json"
+        ).json()
+        assert created["effective_prescriber"]["id"] == own.pk
+        other, pharmacy = PractitionerFactory(), PharmacyFactory()
+        changed = alice_api.put(
+            f"{url(treatment)}/{created['id']}",
+            {"specific_prescriber_id": other.pk, "specific_pharmacy_id": pharmacy.pk},
+            format="json",
+        )
+        assert changed.status_code == 200, changed.content
+        assert changed.json()["effective_prescriber"]["id"] == other.pk
+        assert changed.json()["effective_pharmacy"]["id"] == pharmacy.pk
+        cleared = alice_api.put(
+            f"{url(treatment)}/{created['id']}", {"specific_prescriber_id": None}, format="json"
+        ).json()
+        assert cleared["specific_prescriber"] is None
+        assert cleared["effective_prescriber"]["id"] == own.pk
+        assert cleared["medication_id"] == medication.pk  # the linked records never move
+
+    def test_unknown_prescriber_or_pharmacy_is_422(self, alice_api, treatment, medication):
+        for name in ("specific_prescriber_id", "specific_pharmacy_id"):
+            response = alice_api.post(
+                url(treatment), {"medication_id": medication.pk, name: 999999}, format="json"
+            )
+            assert response.status_code == 422, response.content
+            assert name in response.json()["errors"]
+        assert not TreatmentMedication.objects.exists()
+
+    def test_deleting_the_prescriber_keeps_the_link(self, alice_api, treatment, medication):
+        doctor = PractitionerFactory()
+        link = TreatmentMedication.objects.create(
+            treatment=treatment, medication=medication, specific_prescriber=doctor
+        )
+        doctor.delete()
+        link.refresh_from_db()
+        assert link.specific_prescriber is None
+        assert listed(alice_api, treatment)["effective_prescriber"] is None
+
+    def test_bulk_links_take_the_overrides(self, alice_api, treatment, patient, medication):
+        second = MedicationFactory(patient=patient, practitioner=PractitionerFactory())
+        pharmacy = PharmacyFactory()
+        response = alice_api.post(
+            f"{url(treatment)}/bulk",
+            {"medication_ids": [medication.pk, second.pk], "specific_pharmacy_id": pharmacy.pk},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        links = response.json()
+        assert [item["effective_pharmacy"]["id"] for item in links] == [pharmacy.pk] * 2
+        assert links[1]["effective_prescriber"]["id"] == second.practitioner_id
 
     @pytest.mark.parametrize(
         ("specific_start", "specific_end", "medication_end", "expected"),
@@ -303,6 +384,8 @@ class TestMedicationSide:
                         patient=patient, condition=ConditionFactory(patient=patient)
                     ),
                     medication=medication,
+                    specific_prescriber=PractitionerFactory(),
+                    specific_pharmacy=PharmacyFactory(),
                 )
 
         link(2)
@@ -313,3 +396,26 @@ class TestMedicationSide:
         with CaptureQueriesContext(connection) as many:
             assert len(alice_api.get(self.reverse_url(medication)).json()) == 20
         assert len(many) == len(few)
+
+
+def test_plan_medication_lists_do_not_grow_queries_with_rows(alice_api, patient, treatment):
+    def link(count):
+        for _ in range(count):
+            TreatmentMedication.objects.create(
+                treatment=treatment,
+                medication=MedicationFactory(
+                    patient=patient, practitioner=PractitionerFactory(), pharmacy=PharmacyFactory()
+                ),
+                specific_prescriber=PractitionerFactory(),
+                specific_pharmacy=PharmacyFactory(),
+            )
+
+    link(2)
+    alice_api.get(url(treatment))  # warm the per-process caches
+    with CaptureQueriesContext(connection) as few:
+        assert len(alice_api.get(url(treatment)).json()) == 2
+    link(18)
+    with CaptureQueriesContext(connection) as many:
+        rows = alice_api.get(url(treatment)).json()
+    assert len(rows) == 20 and all(row["effective_prescriber"] for row in rows)
+    assert len(many) == len(few)
