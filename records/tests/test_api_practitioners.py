@@ -2,9 +2,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from patients.models import Patient
 from records.models import Practice, Practitioner
 from records.tests.factories import (
+    LabResultFactory,
     MedicalSpecialtyFactory,
+    MedicationFactory,
     PracticeFactory,
     PractitionerFactory,
 )
@@ -234,6 +237,20 @@ def test_creator_updates_and_deletes(alice_api, alice, cardiology):
     assert practitioner.rating == 3
     assert alice_api.delete(url).status_code == 204
     assert not Practitioner.objects.filter(pk=practitioner.pk).exists()
+
+
+def test_deleting_one_that_records_name_keeps_the_records(alice_api, alice, patient):
+    practitioner = PractitionerFactory(created_by=alice)
+    medication = MedicationFactory(patient=patient, practitioner=practitioner)
+    lab_result = LabResultFactory(patient=patient, practitioner=practitioner)
+    Patient.objects.filter(pk=patient.pk).update(physician=practitioner)
+    assert alice_api.delete(f"{URL}/{practitioner.pk}").status_code == 204
+    for row in (medication, lab_result, patient):
+        row.refresh_from_db()
+    assert medication.practitioner_id is None and lab_result.practitioner_id is None
+    assert patient.physician_id is None
+    shown = alice_api.get(f"/api/v1/medications/{medication.pk}").json()
+    assert shown["practitioner"] is None
 
 
 def test_others_cannot_change_or_delete(client_for, alice, mallory):
