@@ -25,7 +25,7 @@ MAX_CONCURRENCY = 256
 REQUEST_TIMEOUT = 30.0
 HINT = (
     "hint: HTTP 429 means the server throttled us; restart it with raised rates, e.g. "
-    "API_RATE_AUTH=100000/min API_RATE_STANDARD=100000/min"
+    "API_RATE_AUTH=100000/s API_RATE_STANDARD=100000/s API_RATE_SEARCH=100000/s"
 )
 
 Target = tuple[str, int, str]  # host, port, Host header value
@@ -126,6 +126,65 @@ def _non_empty_list(body: bytes) -> str | None:
         return "body is not JSON"
 
 
+def _finds(want: str, field: str, key: str | None = None) -> Callable[[bytes], str | None]:
+    """A check that a catalogue result list (body[key], or the body itself) has the entry whose
+    `field` is `want`: a fast empty answer must not pass for a fast search."""
+
+    def check(body: bytes) -> str | None:
+        try:
+            data = json.loads(body)
+            rows = data[key] if key else data
+            found = {row.get(field) for row in rows}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "body is not the expected JSON"
+        if not rows:
+            return "no results (catalogue not loaded? run manage.py load_reference_data)"
+        return None if want in found else f"{want} not among the {len(rows)} results"
+
+    return check
+
+
+def _catalogue(
+    name: str, base: str, key: str, field: str, queries: dict[str, tuple[str, str]]
+) -> dict[str, Scenario]:
+    """{name}_search_{kind} and {name}_autocomplete_{kind} for each (query, expected entry):
+    one scenario per query kind, so a slow ranking path shows up under its own name."""
+    scenarios = {}
+    for kind, (text, want) in queries.items():
+        search = urlencode({"query": text, "limit": 20})
+        scenarios[f"{name}_search_{kind}"] = Scenario(
+            "GET",
+            f"{base}/search?{search}",
+            _bearer,
+            check=_finds(want, field, key),
+            needs_token=True,
+        )
+        typed = urlencode({"q": text, "limit": 10})
+        scenarios[f"{name}_autocomplete_{kind}"] = Scenario(
+            "GET",
+            f"{base}/autocomplete?{typed}",
+            _bearer,
+            check=_finds(want, field),
+            needs_token=True,
+        )
+    return scenarios
+
+
+# One query per ranking path: kind -> (query, LOINC code or short name that must be found).
+LOINC_QUERIES = {
+    "code": ("2345-7", "2345-7"),  # the exact LOINC code (tier 0)
+    "prefix": ("hemo", "718-7"),  # names starting with it (tier 2), 18 matches
+    "synonym": ("blood sugar", "2345-7"),  # a common name, two words (tier 3)
+    "typo": ("hemoglobn", "718-7"),  # the LIKE misses it; only the typo comparison finds it
+}
+# The vaccine search has no typo tolerance, so no typo kind here.
+VACCINE_QUERIES = {
+    "code": ("HepB", "HepB"),  # exact short name (rank 0)
+    "prefix": ("influ", "IIV4"),  # names starting with it (rank 1)
+    "brand": ("fluzone", "IIV4"),  # a brand name (rank 2)
+    "disease": ("pertussis", "Tdap"),  # a covered disease (rank 3), 11 matches
+}
+
 MED = "/api/v1/medications"
 NEW_MED = {"medication_name": "Bench create", "dosage": "10mg", "status": "active"}
 VITALS = "/api/v1/vitals"
@@ -167,6 +226,10 @@ SCENARIOS: dict[str, Scenario] = {
         check=_non_empty_list,
         needs_token=True,
         setup=_first_lab_result,
+    ),
+    **_catalogue("loinc", "/api/v1/standardized-tests", "tests", "loinc_code", LOINC_QUERIES),
+    **_catalogue(
+        "vaccine", "/api/v1/standardized-vaccines", "vaccines", "short_name", VACCINE_QUERIES
     ),
 }
 

@@ -184,10 +184,10 @@ def _tier(query: str, candidate: Candidate) -> tuple[int, int]:
     return TIER_OTHER, 0
 
 
-def _similarity(query: str, texts: list[str]) -> float:
-    """The best difflib ratio between the query and any of the texts (cheap bounds first)."""
-    matcher = SequenceMatcher(None, autojunk=False)
-    matcher.set_seq2(query)
+def _similarity(matcher: SequenceMatcher, texts: list[str]) -> float:
+    """The best difflib ratio between the matcher's query (its second sequence, set once per
+    search) and any of the texts, or 0 when none reaches FUZZY_MIN_RATIO (cheap bounds
+    first)."""
     best = 0.0
     for text in texts:
         matcher.set_seq1(text)
@@ -195,7 +195,9 @@ def _similarity(query: str, texts: list[str]) -> float:
             matcher.real_quick_ratio() >= FUZZY_MIN_RATIO
             and matcher.quick_ratio() >= FUZZY_MIN_RATIO
         ):
-            best = max(best, matcher.ratio())
+            ratio = matcher.ratio()
+            if ratio >= FUZZY_MIN_RATIO:
+                best = max(best, ratio)
     return best
 
 
@@ -242,11 +244,13 @@ def _typo_matches(query: str, queryset, category: str | None, seen: set[int]) ->
     """Entries the LIKE missed whose short, long (up to its bracket) or common names are a
     typo away from the query: compared against the in-memory catalogue index."""
     matches = []
+    matcher = SequenceMatcher(None, autojunk=False)
+    matcher.set_seq2(query)  # difflib indexes the second sequence: once per search
     for entry in catalogue_index().entries:
         if entry.id in seen or (category and entry.category != category):
             continue
         names = [entry.short_name, entry.test_name.split(" [")[0], *entry.common_names]
-        score = _similarity(query, [normalise_query(name) for name in names if name])
+        score = _similarity(matcher, [normalise_query(name) for name in names if name])
         if score:
             candidate = Candidate(
                 entry.id,

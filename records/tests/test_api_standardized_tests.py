@@ -88,6 +88,15 @@ class TestSearch:
         body = api.get(f"{BASE}/search", {"query": "cholestrol"}).json()
         assert "2093-3" in codes(body["tests"][:5])
 
+    @pytest.mark.parametrize(
+        ("query", "unrelated"),
+        [("ferritin", "5802-4"), ("blood sugar", "883-9")],  # Urine nitrite, ABO group
+    )
+    def test_a_typo_match_must_be_close(self, api, catalogue, query, unrelated):
+        """Only names within the fuzzy ratio count as typos, not anything sharing letters."""
+        body = api.get(f"{BASE}/search", {"query": query, "limit": 100}).json()
+        assert unrelated not in codes(body["tests"])
+
     def test_category_skip_and_limit(self, api, catalogue):
         everything = api.get(f"{BASE}/search", {"query": "glucose", "limit": 100}).json()
         page = api.get(f"{BASE}/search", {"query": "glucose", "skip": 1, "limit": 2}).json()
