@@ -189,6 +189,12 @@ PERIODIC_TASKS = [
         "WORKER_HEARTBEAT_CRON",
     ),
     PeriodicTask(
+        "expire-invitations-and-shares",
+        "sharing.tasks.expire_invitations_and_shares",
+        "7 * * * *",
+        "SHARING_EXPIRY_CRON",
+    ),
+    PeriodicTask(
         "flush-expired-tokens",
         "medikeep.accounts.tasks.flush_expired_tokens",
         "17 3 * * *",
@@ -211,6 +217,8 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MediKeep <medikeep@localhost>")
+# Where people reach this server: the base of links in emails (invitations, portal, resets).
+APP_PUBLIC_URL = env_str("APP_PUBLIC_URL", "http://localhost:8000")
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -16,21 +16,15 @@ import logging
 from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError
+from medikeep.api.permissions import IsAdmin
 from medikeep.api.views import ApiView
 from records.loaders import lab_catalogue
 
 logger = logging.getLogger("adminops.maintenance")
-
-
-class IsAdmin(BasePermission):
-    message = "Admin access required."
-
-    def has_permission(self, request, view):
-        return bool(getattr(request.user, "is_admin", False))
 
 
 # --- serializers ----------------------------------------------------------------------------

@@ -74,6 +74,13 @@ class FieldValidationError(exceptions.ValidationError):
         super().__init__({field: [message]})
 
 
+class RequestValidationError(exceptions.ValidationError):
+    """Validation errors answered with 400 instead of 422, for the few endpoints whose
+    contract says so (the sharing invitations: "400 bad level, missing fields")."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
 def _flatten(errors, prefix: str = "") -> dict[str, list[str]]:
     """{"a": {"b": ["x"]}} -> {"a.b": ["x"]}; lists of per-item errors get their index."""
     flat: dict[str, list[str]] = {}
@@ -162,8 +169,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         message, lines = validation_summary(errors)
-        response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-        response.data = error_body(422, message, detail=lines, errors=errors)
+        code = exc.status_code if isinstance(exc, RequestValidationError) else 422
+        response.status_code = code
+        response.data = error_body(code, message, detail=lines, errors=errors)
         return response
     code = getattr(exc, "error_code", None)
     response.data = error_body(response.status_code, _message_of(exc.detail), code=code)

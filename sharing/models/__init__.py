@@ -1,0 +1,3 @@
+"""Sharing models, one module per flow; Django finds them all through this package."""
+
+from sharing.models.invitations import *  # noqa: F403
