@@ -1,3 +1,3 @@
 """Sharing in the Django admin, one module per flow."""
 
-from sharing.admin import invitations  # noqa: F401
+from sharing.admin import family, invitations, portal  # noqa: F401
