@@ -191,6 +191,13 @@ class NestedRecordMixin:
     def get_extra_actions(cls):
         return []  # the type's extra paths stay on its own top-level routes
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if not getattr(self, "swagger_fake_view", False):
+            # An unknown or invisible parent is a 404 before anything else (a body with
+            # errors under a missing parent is still "not found", not a 422).
+            self.parent_record()
+
     def parent_record(self):
         if not hasattr(self, "_parent"):
             model = self.queryset.model._meta.get_field(self.parent_field).related_model

@@ -94,6 +94,11 @@ class TestNestedPath:
         assert alice_api.get("/api/v1/family-members/999999/conditions").status_code == 404
         response = alice_api.post("/api/v1/family-members/999999/conditions", BODY, format="json")
         assert response.status_code == 404
+        # A bad body under a missing parent is still "not found", not a validation error.
+        bad = alice_api.post(
+            "/api/v1/family-members/999999/conditions", {"condition_name": ""}, format="json"
+        )
+        assert bad.status_code == 404
 
     @pytest.mark.parametrize(
         ("fields", "field"),
