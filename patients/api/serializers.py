@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
+from medikeep.api.serializers import MessageSerializer  # noqa: F401 (used as s.MessageSerializer)
 from patients import photos
 from patients.access import level_on
 from patients.choices import PatientBloodType, PatientGender
@@ -312,10 +313,6 @@ class PatientStatsSerializer(serializers.Serializer):
 
 class SwitchPatientSerializer(serializers.Serializer):
     patient_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
 
 
 class DashboardQuerySerializer(serializers.Serializer):

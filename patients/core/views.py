@@ -6,12 +6,13 @@ from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from medikeep.api.serializers import MessageSerializer
 from medikeep.api.views import ModelApiViewSet
 from medikeep.middleware import client_ip
 from patients.access import Level, can_access, require_patient_access
@@ -28,17 +29,13 @@ PATIENT_ID_PARAM = OpenApiParameter(
 )
 
 
-class DeleteMessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
-
-
 def record_viewset_schema(cls):
     """Documents what the base adds: the list's patient_id, the per-patient list path, and the
     delete answer (204, or 200 with a message when `delete_status` is 200)."""
     destroy = (
         extend_schema(responses={204: None})
         if cls.delete_status == status.HTTP_204_NO_CONTENT
-        else extend_schema(responses={200: DeleteMessageSerializer})
+        else extend_schema(responses={200: MessageSerializer})
     )
     return extend_schema_view(
         list=extend_schema(parameters=[PATIENT_ID_PARAM]),

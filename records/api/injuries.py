@@ -23,6 +23,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError, ConflictError
+from medikeep.api.serializers import MessageSerializer
 from medikeep.api.views import ApiViewSet
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
@@ -32,7 +33,7 @@ from patients.core.serializers import (
     PatientOwnedSerializer,
     tags_field,
 )
-from patients.core.views import DeleteMessageSerializer, PatientOwnedViewSet, record_viewset_schema
+from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
     PRACTITIONER_JOIN,
@@ -93,7 +94,7 @@ class InjuryTypeDropdownSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema_view(destroy=extend_schema(responses=DeleteMessageSerializer))
+@extend_schema_view(destroy=extend_schema(responses=MessageSerializer))
 @extend_schema(tags=["injury-types"])
 class InjuryTypeViewSet(
     mixins.ListModelMixin,

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from medikeep.api.exceptions import RequestValidationError
+from medikeep.api.serializers import MessageSerializer
 from patients.choices import ShareLevel
 from patients.core.serializers import LenientChoiceField
 from patients.models import PatientShare
@@ -295,10 +296,6 @@ class ShareSerializer(serializers.ModelSerializer):
 
 
 SHARE_JOINS = ("patient__owner", "grantee", "granted_by")
-
-
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
 
 
 class InviteSentSerializer(MessageSerializer):

@@ -1,0 +1,9 @@
+"""Response shapes every app shares (one class per shape, so the schema names each once)."""
+
+from rest_framework import serializers
+
+
+class MessageSerializer(serializers.Serializer):
+    """{"message": "..."}: the answer of actions that only confirm."""
+
+    message = serializers.CharField()
