@@ -219,6 +219,11 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MediKeep <medikeep@localhost>")
 # Where people reach this server: the base of links in emails (invitations, portal, resets).
 APP_PUBLIC_URL = env_str("APP_PUBLIC_URL", "http://localhost:8000")
+# How long a portal invitation link and a password-reset link work.
+PORTAL_INVITE_HOURS = env_int("PORTAL_INVITE_HOURS", 168)
+PASSWORD_RESET_HOURS = env_int("PASSWORD_RESET_HOURS", 2)
+# Django's reset-token generator reads its lifetime from here (seconds).
+PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_HOURS * 60 * 60
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

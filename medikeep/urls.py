@@ -7,6 +7,7 @@ from drf_spectacular.views import (
 )
 
 from medikeep.api.exceptions import json_error_view
+from sharing.api.portal import portal_join_page
 
 admin.site.site_header = "MediKeep administration"
 admin.site.site_title = "MediKeep admin"
@@ -27,6 +28,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("health", include("adminops.api.root_urls")),
+    path("portal/join", portal_join_page, name="portal-join"),
 ]
 
 

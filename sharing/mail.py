@@ -42,3 +42,35 @@ def send_invitation_email(invitation: Invitation) -> bool:
         recipient_list=[recipient.email],
     )
     return True
+
+
+def send_portal_invitation_email(invitation) -> bool:
+    """Emails a PortalInvitation's link to its address: who invited whom, at what level,
+    until when, and what to do with an account or without one."""
+    if not invitation.email:
+        return False
+    sender = invitation.invited_by
+    who = sender.full_name or sender.username
+    patient = invitation.patient
+    lines = [
+        f"{who} invited you to the MediKeep patient portal of {patient.first_name} "
+        f"{patient.last_name} ({invitation.permission_level} access).",
+        "",
+        f"Open this link (it works once, until {invitation.expires_at:%Y-%m-%d %H:%M} UTC):",
+        app_link(f"portal/join?token={invitation.token()}"),
+        "",
+        "New to MediKeep? Choose a user name and a password on that page and you are in.",
+        f"Have an account for {invitation.email} already? Sign in with it and accept the "
+        "invitation as the page explains; forgotten the password? Ask for a new one at "
+        f"{app_link('password-reset')}.",
+        "",
+        "If you did not expect this invitation you can ignore this email; nothing is shared "
+        "until you accept.",
+    ]
+    send_mail(
+        subject=f"MediKeep: your patient portal invitation from {who}",
+        message="\n".join(lines),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[invitation.email],
+    )
+    return True

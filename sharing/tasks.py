@@ -29,3 +29,22 @@ def expire_invitations_and_shares() -> dict:
         "expired_invitations": invitations.expire_invitations(),
         "expired_shares": invitations.deactivate_expired_shares(),
     }
+
+
+@shared_task(
+    name="sharing.tasks.send_portal_invitation_email",
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    max_retries=5,
+)
+def send_portal_invitation_email(invitation_id: int) -> bool:
+    """Emails a patient-portal invitation link, unless the invitation was answered or
+    replaced meanwhile; retried while the mail server is unreachable."""
+    from sharing.models import PortalInvitation, PortalInvitationStatus
+
+    invitation = (
+        PortalInvitation.objects.select_related("invited_by", "patient")
+        .filter(pk=invitation_id, status=PortalInvitationStatus.PENDING)
+        .first()
+    )
+    return invitation is not None and mail.send_portal_invitation_email(invitation)

@@ -160,3 +160,17 @@ class LogoutResponseSerializer(serializers.Serializer):
     status = serializers.CharField()
     data = serializers.DictField()
     message = serializers.CharField()
+
+
+class PasswordResetRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = serializers.CharField(max_length=64, help_text="From the emailed link.")
+    token = serializers.CharField(max_length=128, help_text="From the emailed link.")
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
+
+
+class PasswordResetResultSerializer(serializers.Serializer):
+    message = serializers.CharField()

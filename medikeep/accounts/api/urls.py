@@ -9,6 +9,8 @@ urlpatterns = [
     path("auth/refresh", views.RefreshView.as_view()),
     path("auth/logout", views.LogoutView.as_view()),
     path("auth/change-password", views.ChangePasswordView.as_view()),
+    path("auth/password-reset/request", views.PasswordResetRequestView.as_view()),
+    path("auth/password-reset/confirm", views.PasswordResetConfirmView.as_view()),
     path("users/me", views.MeView.as_view()),
     path("users/me/preferences", views.PreferencesView.as_view()),
 ]

@@ -17,6 +17,7 @@ from medikeep.accounts import services, tokens
 from medikeep.accounts.api import serializers as s
 from medikeep.accounts.selectors import preference_of, registration_enabled
 from medikeep.api.exceptions import UnauthorizedError
+from medikeep.api.parsers import SafeJSONParser
 from medikeep.api.views import ApiView
 from medikeep.middleware import client_ip
 
@@ -166,6 +167,48 @@ class ChangePasswordView(ApiView):
         response = Response(body)
         _set_session_cookie(response, issued)
         return response
+
+
+class PasswordResetRequestView(ApiView):
+    """Emails a password-reset link to the account with this address. The answer is the same
+    whether or not such an account exists; SSO-only and deactivated accounts get no email."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    parser_classes = [SafeJSONParser]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=s.PasswordResetRequestSerializer,
+        responses=s.PasswordResetResultSerializer,
+        tags=["auth"],
+    )
+    def post(self, request):
+        serializer = s.PasswordResetRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_request(email=serializer.validated_data["email"])
+        return Response({"message": services.PASSWORD_RESET_SENT})
+
+
+class PasswordResetConfirmView(ApiView):
+    """Sets a new password with the uid and token of a reset link. The link works once, and
+    every session of the account ends: sign in again with the new password."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    parser_classes = [SafeJSONParser]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=s.PasswordResetConfirmSerializer,
+        responses=s.PasswordResetResultSerializer,
+        tags=["auth"],
+    )
+    def post(self, request):
+        serializer = s.PasswordResetConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_confirm(**serializer.validated_data)
+        return Response({"message": "Password reset successfully. Sign in with the new password."})
 
 
 class MeView(ApiView):
