@@ -6,8 +6,9 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from medikeep.accounts.pages import password_reset_page
 from medikeep.api.exceptions import json_error_view
-from sharing.api.portal import portal_join_page
+from sharing.pages import portal_join_page
 
 admin.site.site_header = "MediKeep administration"
 admin.site.site_title = "MediKeep admin"
@@ -29,6 +30,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("health", include("adminops.api.root_urls")),
     path("portal/join", portal_join_page, name="portal-join"),
+    path("password-reset", password_reset_page, name="password-reset"),
 ]
 
 

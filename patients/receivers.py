@@ -11,12 +11,15 @@ from patients.models import PatientPhoto
 
 
 @receiver(user_registered, dispatch_uid="patients.self_record_on_registration")
-def create_self_record(sender, *, user, **kwargs):
-    """Every new account starts with its own patient record, made active.
+def create_self_record(sender, *, user, invited=False, **kwargs):
+    """Every new account starts with its own patient record, made active; except an account
+    made from a portal invitation: that person's record is the patient they were invited
+    to, kept by whoever manages it.
 
     Runs inside the registration transaction: no account without its record.
     """
-    services.self_record_for_new_user(user=user)
+    if not invited:
+        services.self_record_for_new_user(user=user)
 
 
 @receiver(post_delete, sender=PatientPhoto, dispatch_uid="patients.photo_file_cleanup")

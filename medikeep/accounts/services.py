@@ -7,7 +7,6 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.tokens import default_token_generator
@@ -91,7 +90,7 @@ def user_register(
         with transaction.atomic():
             user.save()
             UserPreference.objects.create(user=user)
-            user_registered.send(sender=User, user=user)
+            user_registered.send(sender=User, user=user, invited=invited)
     except IntegrityError as exc:  # a concurrent registration took the name first
         raise ConflictError("Username or email already exists.") from exc
     return user
@@ -260,6 +259,8 @@ def password_reset_request(*, email: str) -> None:
     if user is None or not _may_reset_password(user):
         security_log.info("password reset requested for an address without a resettable account")
         return
+    from medikeep.accounts.tasks import send_password_reset_email  # tasks import services
+
     user_id = user.pk
     transaction.on_commit(lambda: send_password_reset_email.delay(user_id))
 
@@ -293,20 +294,6 @@ def password_reset_mail(user: User) -> bool:
         recipient_list=[user.email],
     )
     return True
-
-
-# Declared here because this change could not touch accounts/tasks.py; the name is the one it
-# has there, so moving it keeps queued messages valid.
-@shared_task(
-    name="medikeep.accounts.tasks.send_password_reset_email",
-    autoretry_for=(OSError,),
-    retry_backoff=30,
-    max_retries=5,
-)
-def send_password_reset_email(user_id: int) -> bool:
-    """Emails a password-reset link; retried while the mail server is unreachable."""
-    user = User.objects.filter(pk=user_id).first()
-    return user is not None and password_reset_mail(user)
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:

@@ -63,3 +63,15 @@ class ScopedRateThrottle(SimpleRateThrottle):
         period = period.strip().lower()
         seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
         return int(count), seconds
+
+
+def page_allowed(request, scope: str) -> bool:
+    """The API's throttle for a plain Django page (the portal join and password-reset
+    forms): counts the request against `scope` and says whether it may go on."""
+    from types import SimpleNamespace
+
+    from rest_framework.request import Request
+
+    return ScopedRateThrottle().allow_request(
+        Request(request), SimpleNamespace(throttle_scope=scope)
+    )

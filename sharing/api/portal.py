@@ -4,14 +4,10 @@
 
 from __future__ import annotations
 
-from django import forms
-from django.shortcuts import render
 from django.urls import path
-from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
@@ -25,7 +21,6 @@ from patients.choices import ShareLevel
 from patients.core.serializers import LenientChoiceField
 from records.models import MedicationRoute, Pharmacy
 from sharing.api.serializers import MessageSerializer
-from sharing.mail import app_link
 from sharing.models import PortalInvitation, PortalRequest, PortalRequestType
 from sharing.services import portal as service
 
@@ -452,65 +447,6 @@ class EnqueuedDismissView(ApiView):
             note=serializer.validated_data.get("note") or "",
         )
         return _request_body(dismissed)
-
-
-# --- the join page (served at /portal/join, outside the API) --------------------------------
-
-
-class PortalJoinForm(forms.Form):
-    username = forms.CharField(max_length=50, validators=[validate_username])
-    password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput)
-    full_name = forms.CharField(max_length=200, required=False)
-
-
-def _page_status(exc: APIException) -> int:
-    # As the API's error handler answers: validation problems are 422.
-    return 422 if isinstance(exc, serializers.ValidationError) else exc.status_code
-
-
-def _messages_of(exc: APIException) -> list[str]:
-    detail = exc.detail
-    if isinstance(detail, dict):
-        return [
-            f"{field}: {' '.join(map(str, problems if isinstance(problems, list) else [problems]))}"
-            for field, problems in detail.items()
-        ]
-    if isinstance(detail, list):
-        return [str(item) for item in detail]
-    return [str(detail)]
-
-
-@require_http_methods(["GET", "POST"])
-def portal_join_page(request):
-    """The link of the invitation email: shows the invitation and, for an address without
-    an account, a form that creates the account and accepts (CSRF-protected, posts here)."""
-    token = request.POST.get("token") or request.GET.get("token") or ""
-    context = {"token": token, "reset_link": app_link("password-reset")}
-    template = "sharing/portal_join.html"
-    try:
-        invitation = service.invitation_for_token(token)
-    except APIException as exc:
-        context["errors"] = _messages_of(exc)
-        return render(request, template, context, status=_page_status(exc))
-    context["invitation"] = invitation_preview(invitation)
-    form = PortalJoinForm(request.POST if request.method == "POST" else None)
-    context["form"] = form
-    if context["invitation"]["account_exists"]:
-        if request.method == "POST":
-            context["errors"] = [service.ACCOUNT_EXISTS]
-            return render(request, template, context, status=409)
-        return render(request, template, context)
-    if request.method == "GET":
-        return render(request, template, context)
-    if not form.is_valid():
-        return render(request, template, context, status=422)
-    try:
-        _, user = service.portal_join(token=token, **form.cleaned_data)
-    except APIException as exc:
-        context["errors"] = _messages_of(exc)
-        return render(request, template, context, status=_page_status(exc))
-    context["joined"] = user
-    return render(request, template, context, status=201)
 
 
 urlpatterns = [

@@ -156,6 +156,9 @@ def _grant(invitation: PortalInvitation, user) -> None:
                 "granted_by": invitation.invited_by,
             },
         )
+    if user.active_patient_id is None:  # a new portal account opens on its own record
+        user.active_patient = patient
+        user.save(update_fields=["active_patient"])
     invitation.status = PortalInvitationStatus.ACCEPTED
     invitation.accepted_by = user
     invitation.accepted_at = timezone.now()

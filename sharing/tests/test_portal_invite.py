@@ -379,8 +379,14 @@ class TestEndToEnd:
         token = token_in(mailoutbox[0])
         joined = join(anon, token)
         assert joined.status_code == 201
+        # The invited person's record is the managed patient: no second self-record, and the
+        # new account opens on that patient.
+        account = User.objects.get(pk=joined.json()["user_id"])
+        assert account.active_patient_id == child.pk
+        assert not account.owned_patients.exists()
         tim = anon
         tim.credentials(HTTP_AUTHORIZATION=f"Bearer {joined.json()['access_token']}")
+        assert tim.get("/api/v1/medications").status_code == 200  # the active patient's
         listing = tim.get("/api/v1/medications", {"patient_id": child.pk})
         assert listing.status_code == 200
         # VIEW reads but neither writes records nor manages the portal queue.
@@ -450,20 +456,32 @@ class TestJoinPage:
         assert "password" in response.content.decode()
         assert not User.objects.filter(username="timmy").exists()
 
-    def test_an_existing_account_is_told_to_sign_in(self, client, child, alice, settings):
+    def test_an_existing_account_signs_in_to_accept(self, client, child, alice, settings):
         settings.APP_PUBLIC_URL = "https://mk.example"
-        UserFactory(email="tim@example.test")
+        tim = UserFactory(email="tim@example.test")
         invitation = make_invitation(child, alice)
         page = client.get(JOIN_PAGE, {"token": invitation.token()})
         html = page.content.decode()
         assert page.status_code == 200
-        assert "Sign in" in html and 'href="https://mk.example/password-reset"' in html
-        assert 'name="password"' not in html
-        posted = client.post(
-            JOIN_PAGE, {"token": invitation.token(), "username": "timmy", "password": NEW_PASSWORD}
-        )
-        assert posted.status_code == 409
-        assert not User.objects.filter(username="timmy").exists()
+        assert "Sign in and accept" in html and 'href="https://mk.example/password-reset"' in html
+        assert 'name="username"' not in html  # no new account for a known address
+        wrong = client.post(JOIN_PAGE, {"token": invitation.token(), "password": "not-it-1234"})
+        assert wrong.status_code == 401
+        assert not PatientShare.objects.filter(grantee=tim).exists()
+        right = client.post(JOIN_PAGE, {"token": invitation.token(), "password": DEFAULT_PASSWORD})
+        assert right.status_code == 200, right.content
+        share = PatientShare.objects.get(patient=child, grantee=tim)
+        assert share.level == invitation.permission_level and share.is_active
+
+    def test_posting_is_rate_limited(self, client, child, alice, settings):
+        settings.API_RATES = {**settings.API_RATES, "auth": "2/min"}
+        UserFactory(email="tim@example.test")
+        invitation = make_invitation(child, alice)
+        codes = [
+            client.post(JOIN_PAGE, {"token": invitation.token(), "password": "x"}).status_code
+            for _ in range(3)
+        ]
+        assert codes == [401, 401, 429]
 
     def test_a_dead_link_says_so(self, client, child, alice):
         invitation = make_invitation(child, alice, status="revoked")

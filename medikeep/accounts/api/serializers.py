@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from medikeep.accounts.models import User, UserPreference
 from medikeep.accounts.validators import validate_username
+from medikeep.api.serializers import MessageSerializer  # noqa: F401 (s.MessageSerializer)
 
 
 @lru_cache(maxsize=1)
@@ -152,10 +153,6 @@ class RegistrationStatusSerializer(serializers.Serializer):
     message = serializers.CharField(allow_null=True)
 
 
-class MessageSerializer(serializers.Serializer):
-    message = serializers.CharField()
-
-
 class LogoutResponseSerializer(serializers.Serializer):
     status = serializers.CharField()
     data = serializers.DictField()
@@ -170,7 +167,3 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = serializers.CharField(max_length=64, help_text="From the emailed link.")
     token = serializers.CharField(max_length=128, help_text="From the emailed link.")
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
-
-
-class PasswordResetResultSerializer(serializers.Serializer):
-    message = serializers.CharField()

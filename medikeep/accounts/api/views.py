@@ -180,7 +180,7 @@ class PasswordResetRequestView(ApiView):
 
     @extend_schema(
         request=s.PasswordResetRequestSerializer,
-        responses=s.PasswordResetResultSerializer,
+        responses=s.MessageSerializer,
         tags=["auth"],
     )
     def post(self, request):
@@ -201,7 +201,7 @@ class PasswordResetConfirmView(ApiView):
 
     @extend_schema(
         request=s.PasswordResetConfirmSerializer,
-        responses=s.PasswordResetResultSerializer,
+        responses=s.MessageSerializer,
         tags=["auth"],
     )
     def post(self, request):

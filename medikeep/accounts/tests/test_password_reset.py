@@ -201,3 +201,48 @@ def test_request_for_one_account_leaves_others_alone(
     UserFactory(email="b@example.test")
     ask(anon, "a@example.test", django_capture_on_commit_callbacks)
     assert [m.to for m in mailoutbox] == [["a@example.test"]]
+
+
+class TestPage:
+    """/password-reset: the page the email links to, for servers without a front end."""
+
+    PAGE = "/password-reset"
+
+    def test_asks_for_the_address_and_sends_the_link(
+        self, client, tim, mailoutbox, django_capture_on_commit_callbacks
+    ):
+        assert 'name="email"' in client.get(self.PAGE).content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(self.PAGE, {"email": tim.email})
+        assert response.status_code == 200
+        assert "on its way" in response.content.decode()
+        (message,) = mailoutbox
+        assert "/password-reset?uid=" in message.body
+
+    def test_the_link_sets_the_new_password(self, client, tim):
+        parts = {"uid": uid_of(tim), "token": default_token_generator.make_token(tim)}
+        form = client.get(self.PAGE, parts).content.decode()
+        assert 'name="new_password"' in form and parts["token"] in form
+        differ = client.post(
+            self.PAGE, {**parts, "new_password": NEW_PASSWORD, "new_password_again": "other"}
+        )
+        assert differ.status_code == 422
+        done = client.post(
+            self.PAGE, {**parts, "new_password": NEW_PASSWORD, "new_password_again": NEW_PASSWORD}
+        )
+        assert done.status_code == 200 and "password is changed" in done.content.decode()
+        tim.refresh_from_db()
+        assert tim.check_password(NEW_PASSWORD)
+        reused = client.post(
+            self.PAGE,
+            {**parts, "new_password": "Another-pass-99", "new_password_again": "Another-pass-99"},
+        )
+        assert reused.status_code == 400
+        tim.refresh_from_db()
+        assert tim.check_password(NEW_PASSWORD)
+
+    def test_a_post_without_the_csrf_token_is_refused(self, tim):
+        from django.test import Client
+
+        browser = Client(enforce_csrf_checks=True)
+        assert browser.post(self.PAGE, {"email": tim.email}).status_code == 403
