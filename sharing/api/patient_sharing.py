@@ -4,6 +4,8 @@ are sharing/services/invitations.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
@@ -92,7 +94,7 @@ class BulkInviteView(ApiView):
         "recipient, answered as {successful_invites, failed_invites, results} (status 200).",
     )
     def post(self, request):
-        if "recipient_emails" in request.data:
+        if isinstance(request.data, Mapping) and "recipient_emails" in request.data:
             return self._per_recipient(request)
         data = s.validated(s.BulkInviteSerializer, request.data)
         invitation = _send(request.user, data, patient_ids=data["patient_ids"], bulk=True)
