@@ -32,6 +32,7 @@ from patients.core.serializers import LenientModelSerializer, model_snapshot
 from patients.signals import record_changed
 
 MAX_BULK = 100
+MAX_KEY = 2**63 - 1
 
 
 class PatientLinkModel(models.Model):
@@ -243,9 +244,23 @@ class LinkViewSet(ApiViewSet):
         return created
 
     def _link(self):
-        link = self.get_queryset().filter(pk=self.kwargs["link_id"]).first()
+        """The link the path names: by its own id, or (`child_id`) by the linked record's."""
+        family = self.family
+        if "child_id" in self.kwargs:
+            child_id = self.kwargs["child_id"]
+            found = self.get_queryset().filter(**{f"{family.child}_id": child_id})
+        else:
+            child_id = None
+            found = self.get_queryset().filter(pk=self.kwargs["link_id"])
+        # An id beyond any key matches nothing (and must not reach the database).
+        wanted = child_id if child_id is not None else self.kwargs["link_id"]
+        link = found.first() if wanted <= MAX_KEY else None
         if link is None:
-            raise Http404("Link not found")
+            if child_id is None:
+                raise Http404("Link not found")
+            child = family.related(family.child)._meta.verbose_name
+            parent = family.related(family.parent)._meta.verbose_name
+            raise Http404(f"The {child} {child_id} is not linked to this {parent}")
         return link
 
     def update(self, request, *args, **kwargs):
@@ -278,12 +293,23 @@ class LinkViewSet(ApiViewSet):
 
 
 def link_urlpatterns(
-    family: LinkFamily, *, base: str | None = None, list_paths: tuple[str, ...] = (), tag: str
+    family: LinkFamily,
+    *,
+    base: str | None = None,
+    item_by_child: bool = False,
+    list_paths: tuple[str, ...] = (),
+    create_paths: tuple[str, ...] = (),
+    unlink_paths: tuple[str, ...] = (),
+    tag: str,
 ) -> list:
-    """URL patterns for one direction of a link family.
+    """URL patterns for one direction of a link family; every path names the parent as
+    <int:parent_id>.
 
-    `base` ("conditions/<int:parent_id>/medications") gets list, link, bulk, update and
-    delete; each of `list_paths` only lists. Both name the parent as <int:parent_id>.
+    - `base` ("conditions/<int:parent_id>/medications") gets list, link, bulk, update and
+      delete; its item is addressed by the link's id, or with `item_by_child` by the linked
+      record's id (`{base}/<int:child_id>`).
+    - each of `list_paths` only lists, each of `create_paths` only links, and each of
+      `unlink_paths` only unlinks, naming the linked record as <int:child_id>.
     """
     link_serializer = _link_serializer(family)
     bulk_serializer = _bulk_serializer(family)
@@ -304,23 +330,21 @@ def link_urlpatterns(
             )(bulk),
         },
     )
-    schemas = {"list": extend_schema(tags=[tag])}
-    if base:
-        schemas |= {
-            "create": extend_schema(tags=[tag]),
-            "update": extend_schema(tags=[tag]),
-            "destroy": extend_schema(tags=[tag], responses=LinkMessageSerializer),
-        }
-    viewset = extend_schema_view(**schemas)(viewset)
+    viewset = extend_schema_view(
+        list=extend_schema(tags=[tag]),
+        create=extend_schema(tags=[tag]),
+        update=extend_schema(tags=[tag]),
+        destroy=extend_schema(tags=[tag], responses=LinkMessageSerializer),
+    )(viewset)
     patterns = []
     if base:
+        item = f"{base}/<int:child_id>" if item_by_child else f"{base}/<int:link_id>"
         patterns += [
             path(base, viewset.as_view({"get": "list", "post": "create"})),
             path(f"{base}/bulk", viewset.as_view({"post": "bulk"})),
-            path(
-                f"{base}/<int:link_id>",
-                viewset.as_view({"put": "update", "patch": "update", "delete": "destroy"}),
-            ),
+            path(item, viewset.as_view({"put": "update", "patch": "update", "delete": "destroy"})),
         ]
     patterns += [path(p, viewset.as_view({"get": "list"})) for p in list_paths]
+    patterns += [path(p, viewset.as_view({"post": "create"})) for p in create_paths]
+    patterns += [path(p, viewset.as_view({"delete": "destroy"})) for p in unlink_paths]
     return patterns

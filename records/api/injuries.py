@@ -12,8 +12,6 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.http import Http404
-from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
@@ -246,38 +244,11 @@ INJURY_TREATMENTS = _family(InjuryTreatment, "treatment", TreatmentBriefSerializ
 INJURY_PROCEDURES = _family(InjuryProcedure, "procedure", ProcedureBriefSerializer, "Procedure")
 
 
-def _link_of_child(self):
-    """The link to the record named in the path (the contract's /{<child>_id} item)."""
-    family = self.family
-    child_id = self.kwargs[f"{family.child}_id"]
-    link = (  # an id beyond any key matches nothing (and must not reach the database)
-        self.get_queryset().filter(**{f"{family.child}_id": child_id}).first()
-        if child_id <= MAX_ID
-        else None
-    )
-    if link is None:
-        label = family.related(family.child)._meta.verbose_name
-        raise Http404(f"The {label} {child_id} is not linked to this injury")
-    return link
-
-
 def injury_link_urlpatterns(family: LinkFamily, segment: str) -> list:
-    """The generic link routes under /injuries/{id}/<segment>, with the one item route
-    addressed by the linked record's id as the contract has it.
-
-    The item route reuses the generated link viewset (same access rules, validation and
-    activity log) and only changes how the link is found.
-    """
+    """The link routes under /injuries/{id}/<segment>; the contract addresses one link by
+    the linked record's id."""
     base = f"injuries/<int:parent_id>/{segment}"
-    patterns = link_urlpatterns(family, base=base, tag="injuries")
-    by_link_id = next(p for p in patterns if str(p.pattern) == f"{base}/<int:link_id>")
-    generic = by_link_id.callback.cls
-    by_child = type(f"{generic.__name__}ByChild", (generic,), {"_link": _link_of_child})
-    item = path(
-        f"{base}/<int:{family.child}_id>",
-        by_child.as_view({"put": "update", "patch": "update", "delete": "destroy"}),
-    )
-    return [p for p in patterns if p is not by_link_id] + [item]
+    return link_urlpatterns(family, base=base, item_by_child=True, tag="injuries")
 
 
 urlpatterns = (

@@ -5,8 +5,8 @@
   path), and /symptom-occurrences … for all of a patient's occurrences.
 - Links (patients/core/links.py): symptom ⇄ condition, medication and treatment. The contract
   lists them at /symptoms/{id}/<conditions|medications|treatments> and links and unlinks
-  through /symptoms/{id}/link-<x> and /symptoms/{id}/unlink-<x>/{x_id}; those two are
-  actions of the symptom viewset that run the generated link viewset's create and destroy.
+  through /symptoms/{id}/link-<x> and /symptoms/{id}/unlink-<x>/{x_id}, all served by the
+  one link viewset of each family.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from patients.core.filtersets import LenientChoiceFilter, PatientOwnedFilterSet, TaggedFilterSet
-from patients.core.links import LinkFamily, LinkMessageSerializer, link_urlpatterns
+from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.routing import register_nested_record
 from patients.core.serializers import (
     BASE_FIELDS,
@@ -228,24 +228,18 @@ SYMPTOM_TREATMENTS = symptom_links(
     SymptomTreatment, "treatment", TreatmentLinkSummarySerializer, "treatment"
 )
 
-# Only the list paths come from link_urlpatterns: the contract links and unlinks through
-# /link-<x> and /unlink-<x>/{x_id} (below, as actions running the same viewsets).
-LINK_PATTERNS = {
-    family.child: link_urlpatterns(
-        family, list_paths=(f"symptoms/<int:parent_id>/{family.child}s",), tag="symptoms"
+# The contract lists through /symptoms/{id}/<x>s and links and unlinks through
+# /symptoms/{id}/link-<x> and /symptoms/{id}/unlink-<x>/{x_id}.
+LINK_PATTERNS = [
+    link_urlpatterns(
+        family,
+        list_paths=(f"symptoms/<int:parent_id>/{family.child}s",),
+        create_paths=(f"symptoms/<int:parent_id>/link-{family.child}",),
+        unlink_paths=(f"symptoms/<int:parent_id>/unlink-{family.child}/<int:child_id>",),
+        tag="symptoms",
     )
     for family in (SYMPTOM_CONDITIONS, SYMPTOM_MEDICATIONS, SYMPTOM_TREATMENTS)
-}
-LINK_VIEWSETS = {child: patterns[0].callback.cls for child, patterns in LINK_PATTERNS.items()}
-
-
-def link_schema(child: str):
-    serializer = LINK_VIEWSETS[child].serializer_class
-    return extend_schema(request=serializer, responses={201: serializer})
-
-
-def unlink_schema():
-    return extend_schema(request=None, responses={200: LinkMessageSerializer})
+]
 
 
 # --- the symptom viewset --------------------------------------------------------------------
@@ -348,70 +342,6 @@ class SymptomViewSet(PatientOwnedViewSet):
             for day in days
         ]
         return Response(TimelinePointSerializer(points, many=True).data)
-
-    # --- links: the contract's link-<x> / unlink-<x>/{x_id} paths ---------------------------
-
-    def _run_link(self, child: str, operation: str, **kwargs):
-        """Runs one operation of the generated link viewset for this request: the same
-        access rules (404 for the symptom, 403 without EDIT), validation and activity log
-        as the link paths."""
-        viewset = LINK_VIEWSETS[child](
-            request=self.request, args=(), kwargs=kwargs, format_kwarg=None, action=operation
-        )
-        return getattr(viewset, operation)(self.request, **kwargs)
-
-    def _link(self, child: str, symptom_id):
-        return self._run_link(child, "create", parent_id=symptom_id)
-
-    def _unlink(self, child: str, symptom_id, child_id):
-        family = LINK_VIEWSETS[child].family
-        # Only an id: the link viewset finds the link among the symptom's own links, after
-        # checking the symptom (404) and the level (403); no link is a 404 there.
-        link_id = (
-            family.model.objects.filter(symptom_id=symptom_id, **{f"{child}_id": child_id})
-            .values_list("pk", flat=True)
-            .first()
-        )
-        return self._run_link(child, "destroy", parent_id=symptom_id, link_id=link_id)
-
-    @link_schema("condition")
-    @action(detail=True, methods=["post"], url_path="link-condition")
-    def link_condition(self, request, pk=None):
-        """Links a condition of the same patient to the symptom."""
-        return self._link("condition", pk)
-
-    @unlink_schema()
-    @action(detail=True, methods=["delete"], url_path=r"unlink-condition/(?P<condition_id>[0-9]+)")
-    def unlink_condition(self, request, pk=None, condition_id=None):
-        """Removes the symptom's link to the condition."""
-        return self._unlink("condition", pk, condition_id)
-
-    @link_schema("medication")
-    @action(detail=True, methods=["post"], url_path="link-medication")
-    def link_medication(self, request, pk=None):
-        """Links a medication of the same patient to the symptom (side_effect, helped_by or
-        related_to, the default)."""
-        return self._link("medication", pk)
-
-    @unlink_schema()
-    @action(
-        detail=True, methods=["delete"], url_path=r"unlink-medication/(?P<medication_id>[0-9]+)"
-    )
-    def unlink_medication(self, request, pk=None, medication_id=None):
-        """Removes the symptom's link to the medication."""
-        return self._unlink("medication", pk, medication_id)
-
-    @link_schema("treatment")
-    @action(detail=True, methods=["post"], url_path="link-treatment")
-    def link_treatment(self, request, pk=None):
-        """Links a treatment of the same patient to the symptom."""
-        return self._link("treatment", pk)
-
-    @unlink_schema()
-    @action(detail=True, methods=["delete"], url_path=r"unlink-treatment/(?P<treatment_id>[0-9]+)")
-    def unlink_treatment(self, request, pk=None, treatment_id=None):
-        """Removes the symptom's link to the treatment."""
-        return self._unlink("treatment", pk, treatment_id)
 
 
 # --- occurrences ----------------------------------------------------------------------------
@@ -518,7 +448,7 @@ class SymptomOccurrenceViewSet(PatientOwnedViewSet):
     delete_status = 200
 
 
-urlpatterns = [pattern for patterns in LINK_PATTERNS.values() for pattern in patterns]
+urlpatterns = [pattern for patterns in LINK_PATTERNS for pattern in patterns]
 
 
 def register(router, nested, register_record):

@@ -70,7 +70,11 @@ class TestEveryFamily:
             "message": f"Symptom {child} relationship deleted successfully",
         }
         assert not model.objects.exists()
-        assert alice_api.delete(unlink_url(symptom, child, record)).status_code == 404
+        again = alice_api.delete(unlink_url(symptom, child, record))
+        assert again.status_code == 404
+        assert again.json()["error"] == f"The {child} {record.pk} is not linked to this symptom"
+        beyond = alice_api.delete(f"{API}/{symptom.pk}/unlink-{child}/{2**70}")
+        assert beyond.status_code == 404
 
     def test_twice_is_400(self, alice_api, symptom, patient, family):
         child, factory, model, _ = family
