@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.fields import get_error_detail
 
 from medikeep.api.serializers import MessageSerializer  # noqa: F401 (used as s.MessageSerializer)
 from patients import photos
 from patients.access import level_on
 from patients.choices import PatientBloodType, PatientGender
+from patients.core.serializers import clean_through_model
 from patients.models import Patient, PatientPhoto, record_models
 from patients.selectors import PERMISSION_LEVELS
 
@@ -241,14 +239,9 @@ class PatientSerializer(serializers.ModelSerializer):
                 attrs["address_details"] = None
 
     def _full_clean(self, attrs: dict) -> dict:
-        # On a copy: the instance itself changes only in the service.
-        candidate = copy.copy(self.instance) if self.instance is not None else Patient()
-        for name, value in attrs.items():
-            setattr(candidate, name, value)
-        try:
-            candidate.full_clean(exclude=["owner"], validate_constraints=False)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(get_error_detail(exc)) from exc
+        # On a copy: the instance itself changes only in the service, which also answers
+        # the one-self-record rule (400, not 422).
+        clean_through_model(Patient, self.instance, attrs, exclude=["owner"], uniqueness=False)
         return attrs
 
 

@@ -166,12 +166,13 @@ class PatientOwnedSerializer(LenientModelSerializer):
         return clean_through_model(self.Meta.model, self.instance, attrs, exclude=["patient"])
 
 
-def clean_through_model(model, instance, attrs: dict, *, exclude=()) -> dict:
+def clean_through_model(model, instance, attrs: dict, *, exclude=(), uniqueness=True) -> dict:
     """Runs the model's full_clean on `attrs` applied to a copy of `instance` (or a new row)
     and returns the attrs as clean() normalised them; model errors become a 422.
 
     The one way serializers validate through the model, so API, admin and commands share
-    every rule."""
+    every rule. `uniqueness=False` skips unique and constraint checks, for serializers that
+    answer a clash themselves (409, not 422)."""
     candidate = copy.copy(instance) if instance is not None else model()
     concrete = {f.name for f in model._meta.concrete_fields} | {
         f.attname for f in model._meta.concrete_fields
@@ -180,7 +181,9 @@ def clean_through_model(model, instance, attrs: dict, *, exclude=()) -> dict:
         if name in concrete:
             setattr(candidate, name, value)
     try:
-        candidate.full_clean(exclude=list(exclude), validate_unique=True)
+        candidate.full_clean(
+            exclude=list(exclude), validate_unique=uniqueness, validate_constraints=uniqueness
+        )
     except DjangoValidationError as exc:
         detail = get_error_detail(exc)
         if isinstance(detail, dict) and NON_FIELD_ERRORS in detail:

@@ -8,10 +8,7 @@ quick-create is rate-limited per user.
 
 from __future__ import annotations
 
-import copy
-
 import django_filters
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, ProtectedError
@@ -22,12 +19,11 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from medikeep.api.exceptions import ConflictError, FieldValidationError
 from medikeep.api.throttles import ScopedRateThrottle
-from patients.core.serializers import LenientModelSerializer
+from patients.core.serializers import LenientModelSerializer, clean_through_model
 from records.api.reference_base import DirectoryViewSet
 from records.models import MedicalSpecialty, Pharmacy, Practice, Practitioner, normalise_url
 
@@ -58,26 +54,14 @@ class DirectoryEntrySerializer(LenientModelSerializer):
         return field_class, kwargs
 
     def validate(self, attrs):
-        attrs = super().validate(attrs)
-        model = self.Meta.model
-        candidate = copy.copy(self.instance) if self.instance is not None else model()
-        concrete = {f.name for f in model._meta.concrete_fields}
-        for name, value in attrs.items():
-            if name in concrete:
-                setattr(candidate, name, value)
-        try:
-            candidate.full_clean(
-                exclude=["created_by"], validate_unique=False, validate_constraints=False
-            )
-        except DjangoValidationError as exc:
-            detail = serializers.as_serializer_error(exc)
-            if NON_FIELD_ERRORS in detail:
-                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
-            raise serializers.ValidationError(detail) from exc
         # clean() normalises (stripped text, https:// in front of web addresses): keep it.
-        return {
-            name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()
-        }
+        return clean_through_model(
+            self.Meta.model,
+            self.instance,
+            super().validate(attrs),
+            exclude=["created_by"],
+            uniqueness=False,
+        )
 
     def check_name_is_free(self, attrs, message: str) -> None:
         """409 when another entry of the model has this name, ignoring case."""

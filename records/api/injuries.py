@@ -10,13 +10,11 @@
 from __future__ import annotations
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.fields import get_error_detail
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -29,6 +27,7 @@ from patients.core.serializers import (
     BASE_FIELDS,
     TIMESTAMP_FIELDS,
     PatientOwnedSerializer,
+    clean_through_model,
     tags_field,
 )
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
@@ -77,12 +76,10 @@ class InjuryTypeSerializer(serializers.ModelSerializer):
         return value or ""
 
     def validate(self, attrs):
-        candidate = InjuryType(**attrs)
-        try:  # the model's rules; uniqueness was checked above (409, not 422)
-            candidate.full_clean(exclude=["created_by"], validate_constraints=False)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(get_error_detail(exc)) from exc
-        return {**attrs, "name": candidate.name, "description": candidate.description}
+        # The model's rules; uniqueness was checked above (409, not 422).
+        return clean_through_model(
+            InjuryType, None, attrs, exclude=["created_by"], uniqueness=False
+        )
 
 
 class InjuryTypeDropdownSerializer(serializers.ModelSerializer):
