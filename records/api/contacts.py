@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import django_filters
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,8 +12,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from patients.choices import RecordAction
 from patients.core.filtersets import PatientOwnedFilterSet
-from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
+from patients.core.serializers import (
+    BASE_FIELDS,
+    TIMESTAMP_FIELDS,
+    PatientOwnedSerializer,
+    model_snapshot,
+)
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.models import (
     EmergencyContact,
@@ -55,6 +62,34 @@ def change_fields(view, instance, fields: dict) -> Response:
     serializer.is_valid(raise_exception=True)
     view.perform_update(serializer)
     return Response(view.get_serializer(serializer.instance).data)
+
+
+class LogsPrimaryDemotions(PatientOwnedViewSet):
+    """The model demotes the previous primary row when another becomes primary (so every
+    path keeps the one-primary rule); through the API that demotion is the user's change
+    too, so it goes into the activity log beside the promoted row."""
+
+    def perform_create(self, serializer):
+        patient_id = serializer.validated_data.get("patient_id")
+        self._logging_demotions(
+            patient_id, lambda: super(LogsPrimaryDemotions, self).perform_create(serializer)
+        )
+
+    def perform_update(self, serializer):
+        patient_id = serializer.instance.patient_id
+        self._logging_demotions(
+            patient_id, lambda: super(LogsPrimaryDemotions, self).perform_update(serializer)
+        )
+
+    def _logging_demotions(self, patient_id, save) -> None:
+        model = self.queryset.model
+        with transaction.atomic():
+            primaries = model.objects.filter(patient_id=patient_id, is_primary=True)
+            before = {row.pk: (row, model_snapshot(row)) for row in primaries}
+            save()
+            demoted = model.objects.filter(pk__in=before, is_primary=False)
+            for row in demoted:
+                self._announce(RecordAction.UPDATED, row, before[row.pk][1], model_snapshot(row))
 
 
 # --- insurances -----------------------------------------------------------------------------
@@ -167,7 +202,7 @@ class InsuranceFilterSet(PatientOwnedFilterSet):
 
 @record_viewset_schema
 @extend_schema(tags=["insurances"])
-class InsuranceViewSet(PatientOwnedViewSet):
+class InsuranceViewSet(LogsPrimaryDemotions):
     queryset = Insurance.objects.all()
     serializer_class = InsuranceSerializer
     filterset_class = InsuranceFilterSet
@@ -280,7 +315,7 @@ class EmergencyContactFilterSet(PatientOwnedFilterSet):
 
 @record_viewset_schema
 @extend_schema(tags=["emergency-contacts"])
-class EmergencyContactViewSet(PatientOwnedViewSet):
+class EmergencyContactViewSet(LogsPrimaryDemotions):
     queryset = EmergencyContact.objects.all()
     serializer_class = EmergencyContactSerializer
     filterset_class = EmergencyContactFilterSet

@@ -210,6 +210,20 @@ class TestPrimary:
         listed = {item["id"]: item["is_primary"] for item in alice_api.get(URL).json()}
         assert listed == {first["id"]: False, second["id"]: True, dental["id"]: True}
 
+    def test_the_demotion_is_in_the_activity_log(
+        self, alice_api, patient, django_capture_on_commit_callbacks
+    ):
+        from adminops.models import ActivityLog
+
+        old = InsuranceFactory(patient=patient, is_primary=True)
+        new = InsuranceFactory(patient=patient)
+        with django_capture_on_commit_callbacks(execute=True):
+            alice_api.patch(f"{URL}/{new.pk}/set-primary")
+        logged = ActivityLog.objects.filter(entity_type="insurance", action="updated")
+        assert sorted(logged.values_list("entity_id", flat=True)) == sorted([old.pk, new.pk])
+        demotion = logged.get(entity_id=old.pk)
+        assert demotion.user.username == "alice"
+
     def test_a_non_primary_create_or_edit_demotes_nothing(self, alice_api, patient):
         primary = InsuranceFactory(patient=patient, is_primary=True)
         alice_api.post(URL, BODY, format="json")
