@@ -450,8 +450,12 @@ class VitalsViewSet(PatientOwnedViewSet):
         return self._stats()
 
     def _stats(self):
-        queryset = self.filter_queryset(self.get_queryset())
-        return Response(VitalsStatsSerializer(queryset.stats(self.target_patient_id())).data)
+        # target_patient_id() has checked the user's access to the patient (403/404), so the
+        # aggregates read that patient's rows without the general access subquery, which
+        # SQLite would test against every one of up to a few hundred thousand readings.
+        patient_id = self.target_patient_id()
+        queryset = self.filter_queryset(Vitals.objects.for_patient(patient_id))
+        return Response(VitalsStatsSerializer(queryset.stats(patient_id)).data)
 
     @extend_schema(
         parameters=[

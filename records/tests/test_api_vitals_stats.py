@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from patients.models import PatientShare
 from patients.tests.factories import PatientFactory
 from records.models import MEASURES, Vitals
 from records.tests.factories import VitalsFactory
@@ -148,6 +149,12 @@ def test_stats_access(client_for, bob, mallory, shared_patient):
     assert client_for(mallory).get(stats_url(shared_patient)).status_code == 403
     assert client_for(mallory).get(URL, {"patient_id": shared_patient.pk}).status_code == 403
     assert client_for(mallory).get("/api/v1/vitals/patient/999999/stats").status_code == 404
+    # The statistics skip the general access filter only after this patient check.
+    PatientShare.objects.filter(grantee=bob).update(expires_at=timezone.now())
+    assert client_for(bob).get(stats_url(shared_patient)).status_code == 403
+    bob.active_patient = shared_patient
+    bob.save()
+    assert client_for(bob).get(URL).status_code == 404  # no patient of his own to fall back to
 
 
 def test_stats_query_count_does_not_grow_with_readings(alice_api, patient):
