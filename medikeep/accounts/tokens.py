@@ -85,3 +85,29 @@ def revoke_refresh_token(raw_refresh: str) -> None:
     # An expired or already revoked token needs no revoking.
     with suppress(TokenError):
         RefreshToken(raw_refresh).blacklist()
+
+
+def set_session_cookie(response, issued: IssuedTokens) -> None:
+    """The HttpOnly `medapp_session` cookie that browser clients authenticate with."""
+    response.set_cookie(
+        settings.AUTH_COOKIE_NAME,
+        issued.access_token,
+        max_age=issued.access_lifetime_seconds,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.AUTH_COOKIE_SECURE,
+        domain=settings.AUTH_COOKIE_DOMAIN,
+        path="/",
+    )
+
+
+def token_body(issued: IssuedTokens, user: User) -> dict:
+    """What a sign-in answers (login, refresh, joining through the portal)."""
+    return {
+        "access_token": issued.access_token,
+        "token_type": "bearer",
+        "session_timeout_minutes": issued.session_timeout_minutes,
+        "expires_in": issued.access_lifetime_seconds,
+        "must_change_password": user.must_change_password,
+        "refresh_token": issued.refresh_token,
+    }

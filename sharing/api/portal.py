@@ -102,6 +102,7 @@ class PortalAcceptedSerializer(MessageSerializer):
     token_type = serializers.CharField(required=False)
     expires_in = serializers.IntegerField(required=False)
     session_timeout_minutes = serializers.IntegerField(required=False)
+    must_change_password = serializers.BooleanField(required=False)
 
 
 class QuestionnaireRequestSerializer(serializers.Serializer):
@@ -308,15 +309,10 @@ class PortalAcceptView(ApiView):
         )
         accounts.user_login(user=user)
         issued = tokens.issue_tokens(user)
-        body = {
-            **self._accepted(invitation, user),
-            "access_token": issued.access_token,
-            "refresh_token": issued.refresh_token,
-            "token_type": "bearer",
-            "expires_in": issued.access_lifetime_seconds,
-            "session_timeout_minutes": issued.session_timeout_minutes,
-        }
-        return Response(body, status=status.HTTP_201_CREATED)
+        body = {**self._accepted(invitation, user), **tokens.token_body(issued, user)}
+        response = Response(body, status=status.HTTP_201_CREATED)
+        tokens.set_session_cookie(response, issued)  # signed in as after a login
+        return response
 
     @staticmethod
     def _accepted(invitation: PortalInvitation, user) -> dict:

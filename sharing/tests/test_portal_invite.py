@@ -381,6 +381,7 @@ class TestEndToEnd:
         assert joined.status_code == 201
         # The invited person's record is the managed patient: no second self-record, and the
         # new account opens on that patient.
+        assert joined.cookies["medapp_session"].value == joined.json()["access_token"]
         account = User.objects.get(pk=joined.json()["user_id"])
         assert account.active_patient_id == child.pk
         assert not account.owned_patients.exists()

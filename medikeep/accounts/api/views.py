@@ -26,30 +26,6 @@ security_log = logging.getLogger("medikeep.security")
 INVALID_CREDENTIALS = "Incorrect username or password."
 
 
-def _set_session_cookie(response: Response, issued: tokens.IssuedTokens) -> None:
-    response.set_cookie(
-        settings.AUTH_COOKIE_NAME,
-        issued.access_token,
-        max_age=issued.access_lifetime_seconds,
-        httponly=True,
-        samesite="Lax",
-        secure=settings.AUTH_COOKIE_SECURE,
-        domain=settings.AUTH_COOKIE_DOMAIN,
-        path="/",
-    )
-
-
-def _token_body(issued: tokens.IssuedTokens, user) -> dict:
-    return {
-        "access_token": issued.access_token,
-        "token_type": "bearer",
-        "session_timeout_minutes": issued.session_timeout_minutes,
-        "expires_in": issued.access_lifetime_seconds,
-        "must_change_password": user.must_change_password,
-        "refresh_token": issued.refresh_token,
-    }
-
-
 class RegistrationStatusView(ApiView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -98,8 +74,8 @@ class LoginView(ApiView):
             )
         services.user_login(user=user)
         issued = tokens.issue_tokens(user)
-        response = Response(_token_body(issued, user))
-        _set_session_cookie(response, issued)
+        response = Response(tokens.token_body(issued, user))
+        tokens.set_session_cookie(response, issued)
         return response
 
 
@@ -116,8 +92,8 @@ class RefreshView(ApiView):
             user, issued = tokens.refresh_access(serializer.validated_data["refresh_token"])
         except TokenError as exc:
             raise UnauthorizedError(f"Refresh token refused: {exc}") from exc
-        response = Response(_token_body(issued, user))
-        _set_session_cookie(response, issued)
+        response = Response(tokens.token_body(issued, user))
+        tokens.set_session_cookie(response, issued)
         return response
 
 
@@ -163,9 +139,12 @@ class ChangePasswordView(ApiView):
         services.password_change(user=request.user, **serializer.validated_data)
         # Every earlier token is void now; hand this client fresh ones so it stays signed in.
         issued = tokens.issue_tokens(request.user)
-        body = {"message": "Password changed successfully", **_token_body(issued, request.user)}
+        body = {
+            "message": "Password changed successfully",
+            **tokens.token_body(issued, request.user),
+        }
         response = Response(body)
-        _set_session_cookie(response, issued)
+        tokens.set_session_cookie(response, issued)
         return response
 
 
