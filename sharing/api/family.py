@@ -4,14 +4,12 @@ sharing/services/family.py; invitations are answered through /invitations."""
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from medikeep.api.exceptions import ApiError
 from medikeep.api.views import ApiView
 from patients.core.serializers import LenientChoiceField
 from records.models import FamilyCondition, FamilyMember
@@ -26,7 +24,7 @@ from sharing.models import FamilyHistoryShare, Invitation
 from sharing.models.family import FamilyShareLevel
 from sharing.models.invitations import MAX_BULK_PATIENTS, MAX_INVITATION_HOURS
 from sharing.services import family as service
-from sharing.services.invitations import find_recipient
+from sharing.services.invitations import find_recipient, invite_each
 
 TAGS = ["family-history-sharing"]
 
@@ -481,27 +479,18 @@ class BulkInviteView(ApiView):
         nothing sent); a recipient that cannot be invited is reported in `results`."""
         data = validated(FamilyBulkInviteSerializer, request.data)
         members = service.owned_members_by_id(request.user, data["family_member_ids"])
-        results = []
-        for identifier in data["recipients"]:
-            try:
-                invitation = service.invite_family_members(
-                    sender=request.user,
-                    members=members,
-                    recipient=find_recipient(identifier),
-                    permission_level=data["permission_level"],
-                    message=data.get("message") or "",
-                    expires_hours=data.get("expires_hours"),
-                    bulk=True,
-                )
-            except (ApiError, Http404) as exc:
-                reason = exc.detail if isinstance(exc, ApiError) else exc
-                results.append({"recipient": identifier, "success": False, "error": str(reason)})
-            else:
-                results.append(
-                    {"recipient": identifier, "success": True, "invitation_id": invitation.pk}
-                )
-        ok = sum(1 for r in results if r["success"])
-        body = {"successful_invites": ok, "failed_invites": len(results) - ok, "results": results}
+        body = invite_each(
+            data["recipients"],
+            lambda recipient: service.invite_family_members(
+                sender=request.user,
+                members=members,
+                recipient=recipient,
+                permission_level=data["permission_level"],
+                message=data.get("message") or "",
+                expires_hours=data.get("expires_hours"),
+                bulk=True,
+            ),
+        )
         return Response(body)
 
 

@@ -14,7 +14,6 @@ from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from medikeep.api.exceptions import ApiError
 from medikeep.api.permissions import IsAdmin
 from medikeep.api.views import ApiView
 from patients.access import is_owner
@@ -26,11 +25,11 @@ from sharing.services import invitations as service
 TAGS = ["patient-sharing"]
 
 
-def _send(user, data: dict, *, patient_ids: list[int], bulk: bool):
+def _send(user, data: dict, *, patient_ids: list[int], bulk: bool, recipient=None):
     return service.invite_patients(
         sender=user,
         patient_ids=patient_ids,
-        recipient=service.find_recipient(data["shared_with_user_identifier"]),
+        recipient=recipient or service.find_recipient(data["shared_with_user_identifier"]),
         permission_level=data["permission_level"],
         share_expires_at=data.get("expires_at"),
         custom_permissions=data.get("custom_permissions"),
@@ -103,24 +102,16 @@ class BulkInviteView(ApiView):
 
     def _per_recipient(self, request):
         data = s.validated(s.MultiRecipientInviteSerializer, request.data)
-        results = []
-        for identifier in data["recipient_emails"]:
-            try:
-                invitation = _send(
-                    request.user,
-                    {**data, "shared_with_user_identifier": identifier},
-                    patient_ids=[data["patient_id"]],
-                    bulk=False,
-                )
-            except (ApiError, Http404) as exc:
-                reason = exc.detail if isinstance(exc, ApiError) else str(exc)
-                results.append({"recipient": identifier, "success": False, "error": str(reason)})
-            else:
-                results.append(
-                    {"recipient": identifier, "success": True, "invitation_id": invitation.pk}
-                )
-        ok = sum(1 for r in results if r["success"])
-        body = {"successful_invites": ok, "failed_invites": len(results) - ok, "results": results}
+        body = service.invite_each(
+            data["recipient_emails"],
+            lambda recipient: _send(
+                request.user,
+                data,
+                patient_ids=[data["patient_id"]],
+                bulk=False,
+                recipient=recipient,
+            ),
+        )
         return Response(body)
 
 

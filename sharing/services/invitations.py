@@ -16,7 +16,7 @@ from django.http import Http404
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
-from medikeep.api.exceptions import BusinessRuleError, ConflictError
+from medikeep.api.exceptions import ApiError, BusinessRuleError, ConflictError
 from patients.access import Level, forget, is_owner, max_grantable_level
 from patients.choices import ShareLevel
 from patients.models import Patient, PatientShare
@@ -39,6 +39,25 @@ def find_recipient(identifier: str):
     if user is None:
         raise Http404(f"User '{text}' not found")
     return user
+
+
+def invite_each(identifiers: Iterable[str], send: Callable[..., Invitation]) -> dict:
+    """One invitation per recipient (`send(recipient)`), each on its own: a recipient who
+    cannot be invited (unknown, already shared …) is reported and the others still go out.
+    Returns {successful_invites, failed_invites, results}."""
+    results = []
+    for identifier in identifiers:
+        try:
+            invitation = send(find_recipient(identifier))
+        except (ApiError, Http404) as exc:
+            reason = exc.detail if isinstance(exc, ApiError) else exc
+            results.append({"recipient": identifier, "success": False, "error": str(reason)})
+        else:
+            results.append(
+                {"recipient": identifier, "success": True, "invitation_id": invitation.pk}
+            )
+    ok = sum(1 for result in results if result["success"])
+    return {"successful_invites": ok, "failed_invites": len(results) - ok, "results": results}
 
 
 def invitation_expiry(expires_hours: int | None) -> datetime:
