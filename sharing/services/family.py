@@ -23,7 +23,8 @@ from sharing.models.family import FamilyShareLevel
 from sharing.services.invitations import (
     ACCEPT_HANDLERS,
     REVOKE_HANDLERS,
-    announce_invitation,
+    chosen_items,
+    create_invitation,
     invitation_expiry,
 )
 
@@ -169,20 +170,17 @@ def invite_family_members(
         raise ConflictError(
             "A pending invitation for this family member and recipient already exists."
         )
-    with transaction.atomic():
-        invitation = Invitation.objects.create(
-            sent_by=sender,
-            sent_to=recipient,
-            invitation_type=InvitationType.FAMILY_HISTORY_SHARE,
-            title=family_title(members),
-            message=message or "",
-            permission_level=permission_level,
-            is_bulk=bulk,
-            expires_at=invitation_expiry(expires_hours),
-        )
-        invitation.family_members.set(members)
-        announce_invitation(invitation)
-    return invitation
+    return create_invitation(
+        offered=("family_members", members),
+        sent_by=sender,
+        sent_to=recipient,
+        invitation_type=InvitationType.FAMILY_HISTORY_SHARE,
+        title=family_title(members),
+        message=message or "",
+        permission_level=permission_level,
+        is_bulk=bulk,
+        expires_at=invitation_expiry(expires_hours),
+    )
 
 
 # --- accepting and ending -----------------------------------------------------------------
@@ -192,18 +190,8 @@ def accept_family_share(invitation: Invitation, member_ids: list[int] | None) ->
     """Accept handler: one active share per member of the invitation (a bulk invitation may
     be accepted for some of its members). Members deleted since, or no longer the sender's,
     are skipped; an active share of the same pair is reused."""
-    offered = list(invitation.family_members.select_related("patient"))
-    if member_ids:
-        if not invitation.is_bulk:
-            raise BusinessRuleError("Choosing members applies to bulk invitations only.")
-        unknown = set(member_ids) - {m.pk for m in offered}
-        if unknown:
-            raise BusinessRuleError(
-                "Family members not in this invitation: "
-                + ", ".join(map(str, sorted(unknown)))
-                + "."
-            )
-        offered = [m for m in offered if m.pk in set(member_ids)]
+    members = list(invitation.family_members.select_related("patient"))
+    offered = chosen_items(invitation, members, member_ids, "family members")
     sender, recipient = invitation.sent_by, invitation.sent_to
     members = [m for m in offered if is_owner(sender, m.patient)]
     if not members:

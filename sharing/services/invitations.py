@@ -125,22 +125,45 @@ def invite_patients(
     )
     if pending.exists():
         raise ConflictError("A pending invitation for this patient and recipient already exists.")
+    return create_invitation(
+        offered=("patients", patients),
+        sent_by=sender,
+        sent_to=recipient,
+        invitation_type=InvitationType.PATIENT_SHARE,
+        title=patients_title(patients),
+        message=message or "",
+        permission_level=permission_level,
+        share_expires_at=share_expires_at,
+        custom_permissions=custom_permissions,
+        is_bulk=bulk,
+        expires_at=invitation_expiry(expires_hours),
+    )
+
+
+def create_invitation(*, offered: tuple[str, list], **fields) -> Invitation:
+    """Saves an invitation with what it offers (`(relation, rows)`), and emails the recipient
+    once committed. The checks come first, in the flow that calls this."""
+    relation, rows = offered
     with transaction.atomic():
-        invitation = Invitation.objects.create(
-            sent_by=sender,
-            sent_to=recipient,
-            invitation_type=InvitationType.PATIENT_SHARE,
-            title=patients_title(patients),
-            message=message or "",
-            permission_level=permission_level,
-            share_expires_at=share_expires_at,
-            custom_permissions=custom_permissions,
-            is_bulk=bulk,
-            expires_at=invitation_expiry(expires_hours),
-        )
-        invitation.patients.set(patients)
+        invitation = Invitation.objects.create(**fields)
+        getattr(invitation, relation).set(rows)
         announce_invitation(invitation)
     return invitation
+
+
+def chosen_items(invitation: Invitation, offered: list, ids: list[int] | None, label: str) -> list:
+    """What the recipient accepts: everything offered, or for a bulk invitation the `ids`
+    they chose (each must be offered: 400 otherwise)."""
+    if not ids:
+        return offered
+    if not invitation.is_bulk:
+        raise BusinessRuleError(f"Choosing {label} applies to bulk invitations only.")
+    unknown = set(ids) - {item.pk for item in offered}
+    if unknown:
+        raise BusinessRuleError(
+            f"{label.capitalize()} not in this invitation: {', '.join(map(str, sorted(unknown)))}."
+        )
+    return [item for item in offered if item.pk in set(ids)]
 
 
 def announce_invitation(invitation: Invitation) -> None:
@@ -201,16 +224,7 @@ def accept_patient_share(invitation: Invitation, patient_ids: list[int] | None) 
     """Creates (or re-activates) one share per patient of the invitation. A bulk invitation
     may be accepted in part; patients that are gone or no longer the sender's to share are
     skipped, as the reference does."""
-    offered = list(invitation.patients.all())
-    if patient_ids:
-        if not invitation.is_bulk:
-            raise BusinessRuleError("patient_ids applies to bulk invitations only.")
-        unknown = set(patient_ids) - {p.pk for p in offered}
-        if unknown:
-            raise BusinessRuleError(
-                f"Patients not in this invitation: {', '.join(map(str, sorted(unknown)))}."
-            )
-        offered = [p for p in offered if p.pk in set(patient_ids)]
+    offered = chosen_items(invitation, list(invitation.patients.all()), patient_ids, "patients")
     sender = invitation.sent_by
     shares = []
     for patient in offered:
