@@ -225,15 +225,22 @@ def accept_patient_share(invitation: Invitation, patient_ids: list[int] | None) 
     may be accepted in part; patients that are gone or no longer the sender's to share are
     skipped, as the reference does."""
     offered = chosen_items(invitation, list(invitation.patients.all()), patient_ids, "patients")
-    sender = invitation.sent_by
+    sender, recipient = invitation.sent_by, invitation.sent_to
+    wanted = Level.of_share(invitation.permission_level)
     shares = []
     for patient in offered:
         grantable = max_grantable_level(sender, patient.pk)
-        if grantable is None or Level.of_share(invitation.permission_level) > grantable:
+        if grantable is None or wanted > grantable:
+            continue
+        held = PatientShare.objects.in_force().filter(patient=patient, grantee=recipient).first()
+        if held is not None and Level.of_share(held.level) >= wanted:
+            # Accepting never lowers (or shortens) access the recipient holds already: only
+            # the owner changes other people's grants.
+            shares.append(held)
             continue
         share, _ = PatientShare.objects.update_or_create(
             patient=patient,
-            grantee=invitation.sent_to,
+            grantee=recipient,
             defaults={
                 "level": invitation.permission_level,
                 "expires_at": invitation.share_expires_at,

@@ -309,3 +309,23 @@ class TestCleanup:
     def test_the_beat_schedule_runs_it(self, settings):
         entry = settings.CELERY_BEAT_SCHEDULE["expire-invitations-and-shares"]
         assert entry["task"] == "sharing.tasks.expire_invitations_and_shares"
+
+
+def test_accepting_never_lowers_access_held_already(client_for, alice, patient, mallory):
+    """A VIEW invitation accepted by someone who meanwhile got EDIT keeps the EDIT share."""
+    invitation = Invitation.objects.create(
+        sent_by=alice,
+        sent_to=mallory,
+        invitation_type="patient_share",
+        title="t",
+        permission_level="view",
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    invitation.patients.set([patient])
+    share = PatientShare.objects.create(patient=patient, grantee=mallory, level="edit")
+    response = client_for(mallory).post(
+        f"{BASE}/{invitation.pk}/respond", {"action": "accept"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["share_ids"] == [share.pk]
+    share.refresh_from_db()
+    assert share.level == "edit" and share.expires_at is None
