@@ -12,7 +12,8 @@ class ApiTrailingSlashMiddleware:
     """API paths answer with and without a trailing slash, without a redirect.
 
     Every API route is declared without the slash; this strips one before resolution, so the
-    rule lives here once instead of in each pattern.
+    rule lives here once instead of in each pattern. Addresses with a NUL character are
+    refused here too (400), before anything reaches the database.
     """
 
     def __init__(self, get_response):
@@ -20,9 +21,17 @@ class ApiTrailingSlashMiddleware:
 
     def __call__(self, request):
         path = request.path_info
-        if path.startswith(API_PREFIX) and len(path) > len(API_PREFIX) and path.endswith("/"):
-            request.path_info = path.rstrip("/")
-            request.path = request.path.rstrip("/")
+        if path.startswith(API_PREFIX):
+            if "\x00" in path or "%00" in request.META.get("QUERY_STRING", ""):
+                # PostgreSQL stores no NUL character, so one in a path segment or parameter
+                # could only end in a database error: it is malformed input. (Imported here:
+                # the API package imports this module.)
+                from medikeep.api.exceptions import json_error_view
+
+                return json_error_view(400, "The address may not contain NUL characters.")(request)
+            if len(path) > len(API_PREFIX) and path.endswith("/"):
+                request.path_info = path.rstrip("/")
+                request.path = request.path.rstrip("/")
         return self.get_response(request)
 
 
