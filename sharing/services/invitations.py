@@ -18,8 +18,10 @@ from rest_framework.exceptions import PermissionDenied
 
 from medikeep.api.exceptions import ApiError, BusinessRuleError, ConflictError
 from patients.access import Level, forget, is_owner, max_grantable_level
-from patients.choices import ShareLevel
+from patients.choices import RecordAction, ShareLevel
+from patients.core.serializers import model_snapshot
 from patients.models import Patient, PatientShare
+from patients.signals import record_changed
 from sharing.choices import InvitationStatus, InvitationType
 from sharing.models import Invitation
 from sharing.models.invitations import DEFAULT_INVITATION_HOURS
@@ -238,6 +240,8 @@ def accept_patient_share(invitation: Invitation, patient_ids: list[int] | None) 
             # the owner changes other people's grants.
             shares.append(held)
             continue
+        earlier = PatientShare.objects.filter(patient=patient, grantee=recipient).first()
+        before = model_snapshot(earlier) if earlier is not None else None
         share, _ = PatientShare.objects.update_or_create(
             patient=patient,
             grantee=recipient,
@@ -248,6 +252,7 @@ def accept_patient_share(invitation: Invitation, patient_ids: list[int] | None) 
                 "granted_by": sender,
             },
         )
+        announce_share_change(recipient, share, before)
         shares.append(share)
     if not shares:
         raise BusinessRuleError("None of the invitation's patients can be shared any more.")
@@ -308,7 +313,7 @@ def revoke_share(*, share: PatientShare, user) -> None:
     people's access, which no grantee decides (access.py)."""
     if not is_owner(user, share.patient):
         raise PermissionDenied("Only the patient's owner may revoke a share.")
-    _end_shares([share])
+    _end_shares([share], user=user)
 
 
 def leave(*, patient_id: int, user) -> None:
@@ -319,17 +324,37 @@ def leave(*, patient_id: int, user) -> None:
     share = PatientShare.objects.filter(patient_id=patient_id, grantee=user, is_active=True).first()
     if share is None:
         raise Http404("No active share of this patient with you")
-    _end_shares([share])
+    _end_shares([share], user=user)
     forget(user)
 
 
-def _end_shares(shares: Iterable[PatientShare]) -> None:
+def announce_share_change(user, share: PatientShare, before: dict | None) -> None:
+    """Puts a grant, its change or its end into the patient's activity log (who gave whom
+    access, who ended it), once the transaction commits."""
+    after = model_snapshot(share)
+    transaction.on_commit(
+        lambda: record_changed.send(
+            sender=PatientShare,
+            user=user,
+            instance=share,
+            action=RecordAction.CREATED if before is None else RecordAction.UPDATED,
+            before=before,
+            after=after,
+            patient_id=share.patient_id,
+        )
+    )
+
+
+def _end_shares(shares: Iterable[PatientShare], *, user) -> None:
     shares = list(shares)
     with transaction.atomic():
         PatientShare.objects.filter(pk__in=[s.pk for s in shares]).update(
             is_active=False, updated_at=timezone.now()
         )
         for share in shares:
+            before = model_snapshot(share)
+            share.is_active = False
+            announce_share_change(user, share, before)
             # The invitation that granted it is over too (the reference's lifecycle).
             Invitation.objects.filter(
                 invitation_type=InvitationType.PATIENT_SHARE,
@@ -337,7 +362,6 @@ def _end_shares(shares: Iterable[PatientShare]) -> None:
                 sent_to_id=share.grantee_id,
                 patients=share.patient_id,
             ).update(status=InvitationStatus.REVOKED, updated_at=timezone.now())
-            share.is_active = False
 
 
 # --- housekeeping (the API's cleanup paths and the hourly beat task) -------------------------

@@ -387,3 +387,20 @@ class TestCleanup:
         assert response.json()["expired_shares_removed"] == 1
         expired.refresh_from_db()
         assert not expired.is_active
+
+
+def test_grants_and_their_end_are_in_the_activity_log(
+    alice_api, client_for, alice, mallory, patient, django_capture_on_commit_callbacks
+):
+    from adminops.models import ActivityLog
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = invite(alice_api, patient, mallory, permission_level="edit").json()
+        accept(client_for, mallory, sent["invitation_id"])
+    share = PatientShare.objects.get(patient=patient, grantee=mallory)
+    granted = ActivityLog.objects.get(entity_type="patient_share", action="created")
+    assert (granted.user, granted.patient_id, granted.entity_id) == (mallory, patient.pk, share.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_api.delete(f"{BASE}/{share.pk}")
+    ended = ActivityLog.objects.get(entity_type="patient_share", action="updated")
+    assert ended.user == alice and ended.entity_id == share.pk
