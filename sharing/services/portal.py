@@ -39,6 +39,7 @@ from sharing.models import (
     PortalRequestStatus,
     PortalRequestType,
 )
+from sharing.services.invitations import announce_share_change
 
 LINK_INVALID = "This invitation link is not valid; ask for a new invitation."
 LINK_DEAD = {
@@ -146,7 +147,9 @@ def _grant(invitation: PortalInvitation, user) -> None:
         )
     current = level_on(user, patient.pk)
     if current is None or current < wanted:
-        PatientShare.objects.update_or_create(
+        earlier = PatientShare.objects.filter(patient=patient, grantee=user).first()
+        before = model_snapshot(earlier) if earlier is not None else None
+        share, _ = PatientShare.objects.update_or_create(
             patient=patient,
             grantee=user,
             defaults={
@@ -156,6 +159,7 @@ def _grant(invitation: PortalInvitation, user) -> None:
                 "granted_by": invitation.invited_by,
             },
         )
+        announce_share_change(user, share, before)
     if user.active_patient_id is None:  # a new portal account opens on its own record
         user.active_patient = patient
         user.save(update_fields=["active_patient"])

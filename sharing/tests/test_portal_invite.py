@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from adminops.models import ActivityLog
 from medikeep.accounts.models import SystemSetting, User
 from medikeep.accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
 from patients.models import PatientShare
@@ -377,8 +378,11 @@ class TestEndToEnd:
         sent = send_invite(alice_api, child, django_capture_on_commit_callbacks)
         assert sent.status_code == 200
         token = token_in(mailoutbox[0])
-        joined = join(anon, token)
+        with django_capture_on_commit_callbacks(execute=True):
+            joined = join(anon, token)
         assert joined.status_code == 201
+        granted = ActivityLog.objects.get(entity_type="patient_share", action="created")
+        assert granted.patient_id == child.pk and granted.user_id == joined.json()["user_id"]
         # The invited person's record is the managed patient: no second self-record, and the
         # new account opens on that patient.
         assert joined.cookies["medapp_session"].value == joined.json()["access_token"]
