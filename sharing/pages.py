@@ -12,10 +12,10 @@ from django import forms
 from django.contrib.auth import authenticate, get_user_model
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
-from rest_framework import serializers
 from rest_framework.exceptions import APIException
 
 from medikeep.accounts.validators import validate_username
+from medikeep.api.exceptions import status_and_lines
 from medikeep.api.throttles import page_allowed
 from sharing.api.portal import invitation_preview
 from sharing.mail import app_link
@@ -35,23 +35,6 @@ class PortalSignInForm(forms.Form):
     password = forms.CharField(max_length=128, strip=False, widget=forms.PasswordInput)
 
 
-def _page_status(exc: APIException) -> int:
-    # As the API's error handler answers: validation problems are 422.
-    return 422 if isinstance(exc, serializers.ValidationError) else exc.status_code
-
-
-def _messages_of(exc: APIException) -> list[str]:
-    detail = exc.detail
-    if isinstance(detail, dict):
-        return [
-            f"{field}: {' '.join(map(str, problems if isinstance(problems, list) else [problems]))}"
-            for field, problems in detail.items()
-        ]
-    if isinstance(detail, list):
-        return [str(item) for item in detail]
-    return [str(detail)]
-
-
 @require_http_methods(["GET", "POST"])
 def portal_join_page(request):
     """Shows the invitation of the link's token; a POST creates the account (new address)
@@ -61,8 +44,8 @@ def portal_join_page(request):
     try:
         invitation = service.invitation_for_token(token)
     except APIException as exc:
-        context["errors"] = _messages_of(exc)
-        return render(request, TEMPLATE, context, status=_page_status(exc))
+        status, context["errors"] = status_and_lines(exc)
+        return render(request, TEMPLATE, context, status=status)
     preview = invitation_preview(invitation)
     context["invitation"] = preview
     posted = request.POST if request.method == "POST" else None
@@ -85,8 +68,8 @@ def portal_join_page(request):
         else:
             _, user = service.portal_join(token=token, **form.cleaned_data)
     except APIException as exc:
-        context["errors"] = _messages_of(exc)
-        return render(request, TEMPLATE, context, status=_page_status(exc))
+        status, context["errors"] = status_and_lines(exc)
+        return render(request, TEMPLATE, context, status=status)
     context["joined"] = user
     return render(request, TEMPLATE, context, status=201 if not preview["account_exists"] else 200)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from django import forms
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 
 from medikeep.accounts import services
+from medikeep.api.exceptions import status_and_lines
 from medikeep.api.throttles import page_allowed
 
 TEMPLATE = "accounts/password_reset.html"
@@ -60,13 +61,7 @@ def password_reset_page(request):
             uid=uid, token=token, new_password=form.cleaned_data["new_password"]
         )
     except APIException as exc:
-        detail = exc.detail
-        if isinstance(detail, dict):
-            context["errors"] = [str(m) for messages in detail.values() for m in messages]
-        else:
-            context["errors"] = [str(detail)]
-        return render(
-            request, TEMPLATE, context, status=422 if isinstance(exc, ValidationError) else 400
-        )
+        status, context["errors"] = status_and_lines(exc)
+        return render(request, TEMPLATE, context, status=status)
     context["done"] = "Your password is changed. Sign in to MediKeep with it."
     return render(request, TEMPLATE, context)

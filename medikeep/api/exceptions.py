@@ -178,6 +178,15 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
+def status_and_lines(exc: exceptions.APIException) -> tuple[int, list[str]]:
+    """The status and the messages the API would answer `exc` with, for the few plain HTML
+    pages (portal join, password reset) that show the same errors as the API."""
+    if isinstance(exc, exceptions.ValidationError):
+        code = exc.status_code if isinstance(exc, RequestValidationError) else 422
+        return code, validation_summary(_flatten(exc.detail))[1]
+    return exc.status_code, [_message_of(exc.detail)]
+
+
 def json_error_view(status_code: int, message: str):
     """Django-level handlers (404/500 outside DRF) for API paths."""
 
