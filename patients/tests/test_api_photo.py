@@ -184,9 +184,17 @@ class TestRead:
 
     def test_no_photo_is_404(self, alice_api, shared_patient, anon):
         assert alice_api.get(url(shared_patient)).status_code == 404
-        assert alice_api.get(url(shared_patient, "/info")).status_code == 404
         assert alice_api.get("/api/v1/patients/987654/photo").status_code == 404
+        assert alice_api.get("/api/v1/patients/987654/photo/info").status_code == 404
         assert anon.get(url(shared_patient)).status_code == 401
+        assert anon.get(url(shared_patient, "/info")).status_code == 401
+
+    def test_no_photo_info_is_200_null(self, client_for, bob, shared_patient):
+        # The web app asks photo/info of every patient it lists; null means "no photo".
+        response = client_for(bob).get(url(shared_patient, "/info"))
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        assert response.content == b"null"
 
     def test_missing_file_is_404_not_500(self, alice_api, photo, media):
         (media / photo.file.name).unlink()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
@@ -13,6 +12,7 @@ from medikeep.middleware import client_ip
 from patients import selectors, services
 from patients.access import Level, is_owner, require_patient_access
 from patients.api import serializers as s
+from patients.api.views import null_response
 from patients.models import Patient
 
 TAGS = ["patient-management"]
@@ -31,8 +31,7 @@ class ManagementView(ApiView):
 
     def managed_or_null(self, patient_id: int | None):
         if patient_id is None:
-            # DRF renders None as an empty body; the contract says null.
-            return JsonResponse(None, safe=False)
+            return null_response()
         return Response(self.managed(selectors.visible_patient(self.request.user, patient_id)).data)
 
 

@@ -14,6 +14,7 @@ from medikeep.api.views import ApiView
 from patients import photos, services
 from patients.access import Level, is_owner, require_patient_access
 from patients.api import serializers as s
+from patients.api.views import null_response
 from patients.models import Patient, PatientPhoto
 
 TAGS = ["patients"]
@@ -92,8 +93,17 @@ class PatientPhotoView(ApiView):
 
 
 class PatientPhotoInfoView(ApiView):
-    @extend_schema(responses=s.PhotoInfoSerializer, tags=TAGS)
+    @extend_schema(
+        responses=OpenApiResponse(
+            s.PhotoInfoSerializer, description="The photo's metadata, or null without a photo."
+        ),
+        tags=TAGS,
+    )
     def get(self, request, patient_id):
-        """The photo's metadata without the file; needs VIEW."""
+        """The photo's metadata without the file, or null when there is none; needs VIEW."""
         patient_id = require_patient_access(request.user, patient_id, Level.VIEW)
-        return Response(s.PhotoInfoSerializer(_photo_of(patient_id)).data)
+        photo = PatientPhoto.objects.filter(patient_id=patient_id).first()
+        # The web app asks this of every patient it lists: "no photo" is an answer, not an error.
+        if photo is None:
+            return null_response()
+        return Response(s.PhotoInfoSerializer(photo).data)
