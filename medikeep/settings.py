@@ -275,6 +275,12 @@ SIMPLE_JWT = {
     "REVOKE_TOKEN_CLAIM": "pwh",
     "CHECK_USER_IS_ACTIVE": True,
 }
+# Failed sign-ins per account name, from any address (medikeep/accounts/lockout.py): after
+# LOGIN_LOCK_AFTER in a row, sign-in is refused for a back-off that doubles up to the maximum.
+LOGIN_LOCK_AFTER = env_int("LOGIN_LOCK_AFTER", 5)
+LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 30)
+LOGIN_LOCK_MAX_SECONDS = env_int("LOGIN_LOCK_MAX_SECONDS", 900)
+LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60
 AUTH_COOKIE_NAME = "medapp_session"
 AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", False)
 AUTH_COOKIE_DOMAIN = env_str("AUTH_COOKIE_DOMAIN") or None

@@ -8,15 +8,16 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import TokenError
 
-from medikeep.accounts import services, tokens
+from medikeep.accounts import lockout, services, tokens
 from medikeep.accounts.api import serializers as s
 from medikeep.accounts.selectors import preference_of, registration_enabled
 from medikeep.api.exceptions import UnauthorizedError
+from medikeep.api.origin import refuse_foreign_origin
 from medikeep.api.parsers import SafeJSONParser
 from medikeep.api.views import ApiView
 from medikeep.middleware import client_ip
@@ -50,6 +51,10 @@ class RegisterView(ApiView):
         return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
+class AccountLocked(Throttled):
+    default_detail = "Too many failed sign-ins for this account."
+
+
 class LoginView(ApiView):
     """OAuth2-style password form (JSON accepted too). Never tells whether a name exists."""
 
@@ -59,15 +64,27 @@ class LoginView(ApiView):
 
     @extend_schema(request=s.LoginSerializer, responses=s.TokenResponseSerializer, tags=["auth"])
     def post(self, request):
+        # A foreign page must not sign the browser in to an account of its choosing.
+        refuse_foreign_origin(request)
         serializer = s.LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         username = serializer.validated_data["username"].strip().lower()
+        wait = lockout.seconds_locked(username)
+        if wait:
+            raise AccountLocked(wait)
         user = authenticate(
             request, username=username, password=serializer.validated_data["password"]
         )
         if user is None:
-            security_log.warning("failed login for %r from %s", username, client_ip(request))
+            backoff = lockout.record_failure(username)
+            security_log.warning(
+                "failed login for %r from %s%s",
+                username,
+                client_ip(request),
+                f"; account locked for {backoff} s" if backoff else "",
+            )
             raise UnauthorizedError(INVALID_CREDENTIALS)
+        lockout.record_success(username)
         if not user.is_active:
             raise UnauthorizedError(
                 "This account has been deactivated. Contact your administrator."
@@ -86,6 +103,7 @@ class RefreshView(ApiView):
 
     @extend_schema(request=s.RefreshSerializer, responses=s.TokenResponseSerializer, tags=["auth"])
     def post(self, request):
+        refuse_foreign_origin(request)
         serializer = s.RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
