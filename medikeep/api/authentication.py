@@ -10,11 +10,17 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from medikeep.api.origin import enforce_same_origin
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
 
 class BearerOrCookieJWTAuthentication(JWTAuthentication):
     """Bearer header first; the reference's web app sends only the `medapp_session` cookie.
 
-    The user row and "has this session been logged out" come back in one query.
+    The user row and "has this session been logged out" come back in one query. A browser
+    attaches the cookie to requests other sites make it send, so an unsafe request carried
+    by the cookie alone must come from our own origin (medikeep/api/origin.py).
     """
 
     def authenticate(self, request):
@@ -24,6 +30,8 @@ class BearerOrCookieJWTAuthentication(JWTAuthentication):
             raw_token = request.COOKIES.get(settings.AUTH_COOKIE_NAME) or None
             if raw_token is None:
                 return None
+            if request.method not in SAFE_METHODS:
+                enforce_same_origin(request._request)
         validated = self.get_validated_token(raw_token)
         return self.get_user(validated), validated
 
