@@ -72,15 +72,19 @@ def owned_patients(user):
     return Patient.objects.filter(owner_id=user.pk)
 
 
-def patient_list(user, *, include_shared: bool = True, search: str = ""):
-    """The patients the user may see (or only owns), annotated with `access_rank`, by id.
+def patient_list(user, *, include_shared: bool = True, search: str = "", level: Level = Level.VIEW):
+    """The patients the user may act on at `level` (or only owns), annotated with
+    `access_rank`, by id.
 
     `search` matches every whitespace-separated word against first or last name,
     case-insensitively, so "ali own" finds Alice Owner.
     """
     from django.db.models import Q
 
-    queryset = patients_visible_to(user) if include_shared else owned_patients(user)
+    if include_shared:
+        queryset = Patient.objects.filter(id__in=accessible_patient_ids(user, level))
+    else:
+        queryset = owned_patients(user)
     for word in (search or "").split()[:10]:
         queryset = queryset.filter(Q(first_name__icontains=word) | Q(last_name__icontains=word))
     return with_permission_level(queryset, user).order_by("id")

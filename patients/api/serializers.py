@@ -131,6 +131,9 @@ class PatientSerializer(serializers.ModelSerializer):
     """A patient. Validation runs the model's full_clean(), so the admin shares the rules."""
 
     owner_user_id = serializers.IntegerField(source="owner_id", read_only=True)
+    # The reference's default; its other value ("private") would block shares, which a share
+    # here never is, so every patient answers "owner".
+    privacy_level = serializers.SerializerMethodField(help_text='Always "owner".')
     age = serializers.IntegerField(read_only=True, allow_null=True, help_text="Whole years.")
     gender = GenderField(required=False)
     blood_type = BloodTypeField(required=False)
@@ -171,6 +174,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "relationship_to_self",
             "is_self_record",
             "physician_id",
+            "privacy_level",
             "created_at",
             "updated_at",
         ]
@@ -183,6 +187,9 @@ class PatientSerializer(serializers.ModelSerializer):
             "email": {"allow_null": True},
             "relationship_to_self": {"allow_null": True},
         }
+
+    def get_privacy_level(self, patient) -> str:
+        return "owner"
 
     # --- input ------------------------------------------------------------------------------
 
@@ -284,6 +291,12 @@ class PatientListQuerySerializer(serializers.Serializer):
         required=False, min_value=1, max_value=10**9, help_text="Default 100, at most 100."
     )
     include_shared = serializers.BooleanField(required=False, default=True)
+    permission = serializers.ChoiceField(
+        choices=["view", "edit", "full"],
+        required=False,
+        default="view",
+        help_text="Only patients the user holds at least this level on (the web app sends view).",
+    )
     search = serializers.CharField(
         required=False, allow_blank=True, max_length=100, help_text="Words of the name."
     )

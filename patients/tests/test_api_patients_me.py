@@ -48,7 +48,10 @@ class TestRead:
         assert body["id"] == patient.pk and body["owner_user_id"] == patient.owner_id
         assert body["is_self_record"] is True and body["age"] == patient.age
         assert body["physician_id"] is None
-        assert "permission_level" not in body
+        # The web app falls back to this answer for its active patient and reads the level
+        # from it: without one the owner was treated as a VIEW grantee.
+        assert body["permission_level"] == "full" and body["is_owner"] is True
+        assert body["privacy_level"] == "owner"
 
     def test_404_without_a_self_record(self, client_for, bob, shared_patient):
         # A share is not a self-record: bob sees alice's patient elsewhere, not here.

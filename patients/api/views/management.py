@@ -59,6 +59,7 @@ class PatientManagementView(ManagementView):
             request.user,
             include_shared=params["include_shared"],
             search=params.get("search", ""),
+            level=Level[params["permission"].upper()],
         )
         counts = selectors.patient_counts(patients, request.user)
         skip, limit = _window(params)

@@ -30,13 +30,19 @@ class PatientMeView(ApiView):
     def _context(self):
         return {"request": self.request}
 
-    @extend_schema(responses=s.PatientSerializer, tags=["patients"])
+    def _answer(self, patient, **kwargs) -> Response:
+        # With permission_level/is_owner like every patient answer: the web app reads this as
+        # its active patient when active/current is null, and without a level it takes the
+        # owner for a VIEW grantee (read-only, "shared").
+        return Response(s.ManagedPatientSerializer(patient, context=self._context()).data, **kwargs)
+
+    @extend_schema(responses=s.ManagedPatientSerializer, tags=["patients"])
     def get(self, request):
         """The user's own patient record; 404 when there is none."""
-        return Response(s.PatientSerializer(_self_record(request.user)).data)
+        return self._answer(_self_record(request.user))
 
     @extend_schema(
-        request=s.PatientSerializer, responses={201: s.PatientSerializer}, tags=["patients"]
+        request=s.PatientSerializer, responses={201: s.ManagedPatientSerializer}, tags=["patients"]
     )
     def post(self, request):
         """Creates the user's own patient record; 400 when one exists."""
@@ -45,9 +51,11 @@ class PatientMeView(ApiView):
         patient = services.self_record_create(
             user=request.user, values=serializer.validated_data, ip_address=client_ip(request)
         )
-        return Response(s.PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+        return self._answer(patient, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.PatientSerializer, responses=s.PatientSerializer, tags=["patients"])
+    @extend_schema(
+        request=s.PatientSerializer, responses=s.ManagedPatientSerializer, tags=["patients"]
+    )
     def put(self, request):
         """Changes the fields sent (all optional)."""
         patient = _self_record(request.user)
@@ -61,7 +69,7 @@ class PatientMeView(ApiView):
             actor=request.user,
             ip_address=client_ip(request),
         )
-        return Response(s.PatientSerializer(patient).data)
+        return self._answer(patient)
 
     @extend_schema(responses=s.MessageSerializer, tags=["patients"])
     def delete(self, request):
