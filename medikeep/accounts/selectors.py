@@ -35,3 +35,12 @@ def username_taken(username: str, *, exclude_id: int | None = None) -> bool:
 
 def email_taken(email: str, *, exclude_id: int | None = None) -> bool:
     return User.objects.filter(email__iexact=email).exclude(pk=exclude_id).exists()
+
+
+def sso_config() -> dict:
+    """What the login page needs to offer single sign-on and registration.
+
+    SSO is not built yet, so it is off; the login page still needs a 200 here, or it hides the
+    registration link too. The SSO work replaces the first two values.
+    """
+    return {"enabled": False, "provider_type": None, "registration_enabled": registration_enabled()}

@@ -140,6 +140,9 @@ def user_update_profile(*, user: User, changes: ProfileChanges) -> User:
             user.first_name = changes.first_name
         if changes.last_name is not None:
             user.last_name = changes.last_name
+        # The full name follows the parts (User.clean); with both parts cleared it must not
+        # be split back into them.
+        user.full_name = changes.full_name or ""
     elif changes.full_name is not None:
         user.first_name, user.last_name = split_full_name(changes.full_name)
         user.full_name = changes.full_name.strip()

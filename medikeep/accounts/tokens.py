@@ -36,6 +36,10 @@ def access_lifetime_minutes(session_timeout_minutes: int) -> int:
 
 def access_token_for(user: User, *, session_id: str, timeout_minutes: int) -> AccessToken:
     token = AccessToken.for_user(user)
+    # simplejwt writes the id as a string; the web app compares it strictly with integer ids
+    # (owner_user_id), so it must be a JSON number. Tokens issued earlier with a string still
+    # authenticate: the user lookup accepts either.
+    token[settings.SIMPLE_JWT["USER_ID_CLAIM"]] = user.pk
     token.set_exp(lifetime=timedelta(minutes=access_lifetime_minutes(timeout_minutes)))
     token["sub"] = user.username
     token["role"] = user.role

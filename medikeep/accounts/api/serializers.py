@@ -102,12 +102,24 @@ class ChangePasswordSerializer(serializers.Serializer):
         return {"current_password": current, "new_password": new}
 
 
+def clearable_name(max_length: int) -> serializers.CharField:
+    # The web app sends null for a name the user cleared: that means "", not "unchanged".
+    return serializers.CharField(
+        max_length=max_length, required=False, allow_blank=True, allow_null=True
+    )
+
+
 class ProfileUpdateSerializer(serializers.Serializer):
+    """Only the keys sent change (the web app sends only the changed ones)."""
+
     username = serializers.CharField(max_length=50, required=False, validators=[validate_username])
     email = serializers.EmailField(max_length=254, required=False)
-    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    first_name = clearable_name(100)
+    last_name = clearable_name(100)
+    full_name = clearable_name(200)
+
+    def validate(self, attrs):
+        return {key: "" if value is None else value for key, value in attrs.items()}
 
 
 class DeletionResultSerializer(serializers.Serializer):
@@ -117,8 +129,29 @@ class DeletionResultSerializer(serializers.Serializer):
     deletion_summary = serializers.DictField(child=serializers.IntegerField())
 
 
+def not_built_yet(field_class, value, **kwargs) -> serializers.Field:
+    # A read-only key with a fixed answer: the instance has no such attribute, so DRF falls
+    # back to the default.
+    return field_class(read_only=True, default=value, **kwargs)
+
+
 class PreferenceSerializer(serializers.ModelSerializer):
+    """The spec's keys (theme, notifications_enabled …) and the web app's (unit_system,
+    date_format, the document back-ends) in one answer. Paperless-ngx and Papra are not built
+    yet: their keys answer the reference's defaults (off, local storage) until they are."""
+
     user_id = serializers.IntegerField(read_only=True)
+    paperless_enabled = not_built_yet(serializers.BooleanField, False)
+    paperless_url = not_built_yet(serializers.CharField, "")
+    paperless_has_token = not_built_yet(serializers.BooleanField, False)
+    paperless_has_credentials = not_built_yet(serializers.BooleanField, False)
+    paperless_auto_sync = not_built_yet(serializers.BooleanField, False)
+    paperless_sync_tags = not_built_yet(serializers.BooleanField, True)
+    default_storage_backend = not_built_yet(serializers.CharField, "local")
+    papra_enabled = not_built_yet(serializers.BooleanField, False)
+    papra_url = not_built_yet(serializers.CharField, "")
+    papra_has_token = not_built_yet(serializers.BooleanField, False)
+    papra_organization_id = not_built_yet(serializers.CharField, None, allow_null=True)
     language = serializers.RegexField(
         r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
         max_length=10,
@@ -139,6 +172,17 @@ class PreferenceSerializer(serializers.ModelSerializer):
             "timezone",
             "session_timeout_minutes",
             "updated_at",
+            "paperless_enabled",
+            "paperless_url",
+            "paperless_has_token",
+            "paperless_has_credentials",
+            "paperless_auto_sync",
+            "paperless_sync_tags",
+            "default_storage_backend",
+            "papra_enabled",
+            "papra_url",
+            "papra_has_token",
+            "papra_organization_id",
         ]
         read_only_fields = ["user_id", "updated_at"]
 
@@ -151,6 +195,14 @@ class PreferenceSerializer(serializers.ModelSerializer):
 class RegistrationStatusSerializer(serializers.Serializer):
     registration_enabled = serializers.BooleanField()
     message = serializers.CharField(allow_null=True)
+
+
+class SSOConfigSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    provider_type = serializers.CharField(
+        allow_null=True, help_text="google, github, oidc … ; null while SSO is off."
+    )
+    registration_enabled = serializers.BooleanField()
 
 
 class LogoutResponseSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medikeep.accounts.api import views
+from medikeep.accounts.api import sso, views
 
 urlpatterns = [
     path("auth/registration-status", views.RegistrationStatusView.as_view()),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/change-password", views.ChangePasswordView.as_view()),
     path("auth/password-reset/request", views.PasswordResetRequestView.as_view()),
     path("auth/password-reset/confirm", views.PasswordResetConfirmView.as_view()),
+    path("auth/sso/config", sso.SSOConfigView.as_view()),
     path("users/me", views.MeView.as_view()),
     path("users/me/preferences", views.PreferencesView.as_view()),
 ]

@@ -1,6 +1,7 @@
 import pytest
 
 from medikeep.accounts.models import User, UserPreference
+from medikeep.accounts.tests.test_web_client import PAPERLESS_PAPRA_DEFAULTS
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +115,7 @@ class TestPreferences:
             "timezone": "",
             "session_timeout_minutes": 120,
             "updated_at": body["updated_at"],
+            **PAPERLESS_PAPRA_DEFAULTS,
         }
 
     def test_partial_update_ignores_unknown_keys(self, alice_api, alice):
