@@ -280,7 +280,7 @@ def lab_result_rows(patient, start: int, stop: int, today: date) -> list:
                 test_category=category,
                 test_type=test_types[i % len(test_types)],
                 facility="Bench Clinical Laboratory",
-                status="completed" if done else ("ordered" if i % 40 == 0 else "in_progress"),
+                status="completed" if done else ("ordered" if i % 40 == 0 else "in-progress"),
                 labs_result=interpretations[i % len(interpretations)] if done else "",
                 ordered_date=ordered,
                 completed_date=min(today, ordered + timedelta(days=rng.randint(0, 5)))

@@ -18,7 +18,13 @@ from rest_framework.response import Response
 from patients.access import Level, require_patient_access
 from patients.core.filtersets import PatientOwnedFilterSet, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
-from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
+from patients.core.serializers import (
+    BASE_FIELDS,
+    TIMESTAMP_FIELDS,
+    LenientChoiceField,
+    PatientOwnedSerializer,
+    match_choice,
+)
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.api.encounters import EncounterSummarySerializer
 from records.api.summaries import (
@@ -41,29 +47,16 @@ MAX_BULK_COMPONENTS = 100
 CODE = r"(?P<code>[^/]+)"
 
 
-class AliasedChoiceField(serializers.ChoiceField):
-    """A choice field that also takes other spellings of its values."""
-
-    def __init__(self, *args, aliases: dict[str, str], **kwargs):
-        self.aliases = aliases
-        super().__init__(*args, **kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, str):
-            data = self.aliases.get(data.strip(), data)
-        return super().to_internal_value(data)
-
-
 # --- lab results ----------------------------------------------------------------------------
 
 
 class LabResultSerializer(PatientOwnedSerializer):
     practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
-    status = AliasedChoiceField(
+    status = LenientChoiceField(
         choices=LabResultStatus.choices,
-        aliases={"in-progress": LabResultStatus.IN_PROGRESS},
         required=False,
-        help_text='"in-progress" is accepted too and stored as "in_progress".',
+        help_text='Answered as the contract spells it ("in-progress"); any case and "-", "_" '
+        "or spaces are read alike.",
     )
     tags = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=100
@@ -143,7 +136,7 @@ class LabResultFilterSet(TaggedFilterSet):
         fields: list = []
 
     def filter_status(self, queryset, name, value):
-        return queryset.filter(status=value.strip().replace("-", "_"))
+        return queryset.filter(status=match_choice(value, LabResultStatus.values))
 
     def filter_test_code(self, queryset, name, value):
         return queryset.filter(test_code=normalise_code(value))
@@ -338,6 +331,9 @@ class ComponentStatisticsSerializer(serializers.Serializer):
     abnormal_count = serializers.IntegerField()
     critical_count = serializers.IntegerField()
     normal_count = serializers.IntegerField()
+    pending_count = serializers.IntegerField(
+        help_text="Quantitative components still waiting for their value (not counted above)."
+    )
 
 
 class LabTestComponentFilterSet(PatientOwnedFilterSet):
@@ -470,8 +466,11 @@ class LabTestComponentViewSet(PatientOwnedViewSet):
     @extend_schema(responses=ComponentStatisticsSerializer)
     @action(detail=False, methods=["get"], url_path=rf"{LAB_RESULT_PATH}/statistics")
     def statistics(self, request, lab_result_id):
-        """Counts of one lab result's components by status and category."""
-        components = self.get_queryset().filter(lab_result=self.lab_result()).order_by()
+        """Counts of one lab result's components by status and category; components still
+        waiting for their value only count as pending."""
+        all_components = self.get_queryset().filter(lab_result=self.lab_result()).order_by()
+        # Rows still waiting for their value are counted apart, not as "unknown".
+        components = all_components.with_result()
         by_status = {
             (row["status"] or "unknown"): row["n"]
             for row in components.values("status").annotate(n=Count("id"))
@@ -489,6 +488,7 @@ class LabTestComponentViewSet(PatientOwnedViewSet):
                 "abnormal_count": sum(by_status.get(s, 0) for s in ABNORMAL_STATUSES),
                 "critical_count": by_status.get("critical", 0),
                 "normal_count": by_status.get("normal", 0),
+                "pending_count": all_components.count() - sum(by_status.values()),
             }
         )
 

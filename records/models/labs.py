@@ -1,4 +1,5 @@
-"""Lab results, their test components, and their links to encounters and conditions."""
+"""Lab results, their test components, and their links to encounters, conditions,
+medications and procedures."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from django.db import models
 from django.db.models import F, Q
 
 from patients.core.links import PatientLinkModel
-from patients.models import PatientOwnedModel, TaggedMixin
+from patients.models import PatientOwnedModel, PatientOwnedQuerySet, TaggedMixin
 from records.models.conditions import Condition
 from records.models.encounters import Encounter
+from records.models.medications import Medication
+from records.models.procedures import Procedure
 from records.reference import directory_link
 
 __all__ = [
@@ -23,6 +26,8 @@ __all__ = [
     "LabResultCategory",
     "LabResultCondition",
     "LabResultInterpretation",
+    "LabResultMedication",
+    "LabResultProcedure",
     "LabResultStatus",
     "LabResultTestType",
     "LabTestComponent",
@@ -53,8 +58,9 @@ def validate_measure(value: float | None) -> None:
 
 class LabResultStatus(models.TextChoices):
     ORDERED = "ordered", "Ordered"
-    # The contract spells it "in-progress"; the API accepts that and stores this form.
-    IN_PROGRESS = "in_progress", "In progress"
+    # The contract's spelling; "in_progress", "In Progress" … are read as this (the API's
+    # choice fields ignore case and treat "-", "_" and spaces alike).
+    IN_PROGRESS = "in-progress", "In progress"
     COMPLETED = "completed", "Completed"
     CANCELLED = "cancelled", "Cancelled"
 
@@ -208,8 +214,17 @@ _QUALITATIVE_STATUS = {
 }
 
 
+class LabTestComponentQuerySet(PatientOwnedQuerySet):
+    def with_result(self):
+        """Components that carry a result: not quantitative rows still waiting for a value."""
+        return self.exclude(result_type=LabTestComponentResultType.QUANTITATIVE, value__isnull=True)
+
+
 class LabTestComponent(PatientOwnedModel):
     """One measured value of a lab result (WBC, glucose …), of the lab result's patient.
+
+    A quantitative component may wait for its value (a panel saved before its results):
+    it then has no status and is left out of statistics and trends.
 
     When no status is given it is derived from the value: below the reference range → low,
     above → high, else normal; qualitative positive/detected → abnormal, negative/undetected
@@ -242,6 +257,8 @@ class LabTestComponent(PatientOwnedModel):
         null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(100_000)]
     )
     notes = models.TextField(max_length=500, blank=True)
+
+    objects = LabTestComponentQuerySet.as_manager()
 
     dashboard_key = "total_lab_test_components"
 
@@ -295,9 +312,10 @@ class LabTestComponent(PatientOwnedModel):
             if self.ref_range_min is not None or self.ref_range_max is not None:
                 errors["ref_range_min"] = "A qualitative result has no numeric reference range."
         else:
-            if self.value is None:
-                errors["value"] = "A quantitative result needs a value."
-            if not self.unit:
+            # No value yet is allowed: a panel is saved before its results arrive (the
+            # reference's app sends value null for the rows the user left empty). Such a
+            # component has no status and stays out of statistics and trends.
+            if self.value is not None and not self.unit:
                 errors["unit"] = "A quantitative result needs a unit."
             if self.qualitative_value:
                 errors["qualitative_value"] = "Only qualitative results have one."
@@ -381,3 +399,51 @@ class LabResultCondition(PatientLinkModel):
 
     def __str__(self) -> str:
         return f"lab result {self.lab_result_id} ⇄ condition {self.condition_id}"
+
+
+class LabResultMedication(PatientLinkModel):
+    """A medication a lab result bears on (monitoring its levels, its side effects …)."""
+
+    lab_result = models.ForeignKey(
+        LabResult, on_delete=models.CASCADE, related_name="medication_links"
+    )
+    medication = models.ForeignKey(
+        Medication, on_delete=models.CASCADE, related_name="lab_result_links"
+    )
+    relevance_note = models.CharField(max_length=500, blank=True)
+
+    link_sides = ("lab_result", "medication")
+
+    class Meta(PatientLinkModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab_result", "medication"], name="records_labresult_medication_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"lab result {self.lab_result_id} ⇄ medication {self.medication_id}"
+
+
+class LabResultProcedure(PatientLinkModel):
+    """A procedure a lab result belongs with (a biopsy's pathology, pre-operative labs …)."""
+
+    lab_result = models.ForeignKey(
+        LabResult, on_delete=models.CASCADE, related_name="procedure_links"
+    )
+    procedure = models.ForeignKey(
+        Procedure, on_delete=models.CASCADE, related_name="lab_result_links"
+    )
+    relevance_note = models.CharField(max_length=500, blank=True)
+
+    link_sides = ("lab_result", "procedure")
+
+    class Meta(PatientLinkModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab_result", "procedure"], name="records_labresult_procedure_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"lab result {self.lab_result_id} ⇄ procedure {self.procedure_id}"

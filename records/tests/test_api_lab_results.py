@@ -46,14 +46,28 @@ class TestFields:
         got = alice_api.post(URL, {"test_name": "Lipid panel"}, format="json").json()
         assert got["status"] == "ordered"
 
-    @pytest.mark.parametrize("spelling", ["in-progress", "in_progress"])
-    def test_in_progress_is_stored_with_an_underscore(self, alice_api, patient, spelling):
+    @pytest.mark.parametrize(
+        "spelling", ["in-progress", "in_progress", "In Progress", "IN-PROGRESS", " in progress "]
+    )
+    def test_in_progress_is_answered_as_the_contract_spells_it(self, alice_api, patient, spelling):
         response = alice_api.post(URL, {"test_name": "TSH", "status": spelling}, format="json")
         assert response.status_code == 201, response.content
-        assert response.json()["status"] == "in_progress"
-        assert LabResult.objects.get().status == "in_progress"
-        listed = alice_api.get(URL, {"status": "in-progress"}).json()
-        assert len(listed) == 1
+        assert response.json()["status"] == "in-progress"
+        record = LabResult.objects.get()
+        assert record.status == "in-progress"
+        assert alice_api.get(f"{URL}/{record.pk}").json()["status"] == "in-progress"
+        for wanted in ("in-progress", "in_progress", "In Progress"):
+            listed = alice_api.get(URL, {"status": wanted}).json()
+            assert [row["status"] for row in listed] == ["in-progress"]
+        updated = alice_api.put(f"{URL}/{record.pk}", {"status": "In_Progress"}, format="json")
+        assert updated.json()["status"] == "in-progress"
+
+    def test_the_contracts_status_values(self, alice_api, patient):
+        for value in ("ordered", "in-progress", "completed", "cancelled"):
+            response = alice_api.post(URL, {"test_name": "TSH", "status": value}, format="json")
+            assert response.json()["status"] == value
+        bad = alice_api.post(URL, {"test_name": "TSH", "status": "someday"}, format="json")
+        assert bad.status_code == 422
 
     def test_all_category_and_type_values(self, alice_api, patient):
         for category in ("blood work", "pulmonology", "stomatology"):
