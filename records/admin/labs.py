@@ -1,7 +1,13 @@
 from django.contrib import admin
 
 from patients.core.admin import PatientOwnedAdmin
-from records.models import LabResult, LabResultCondition, LabTestComponent
+from records.models import (
+    LabResult,
+    LabResultCondition,
+    LabResultMedication,
+    LabResultProcedure,
+    LabTestComponent,
+)
 
 
 class LabTestComponentInline(admin.TabularInline):
@@ -28,12 +34,29 @@ class LabResultConditionInline(admin.TabularInline):
     extra = 0
 
 
+class LabResultMedicationInline(admin.TabularInline):
+    model = LabResultMedication
+    raw_id_fields = ("medication",)
+    extra = 0
+
+
+class LabResultProcedureInline(admin.TabularInline):
+    model = LabResultProcedure
+    raw_id_fields = ("procedure",)
+    extra = 0
+
+
 @admin.register(LabResult)
 class LabResultAdmin(PatientOwnedAdmin):
     list_display = ("test_name", "test_code", "status", "labs_result", "completed_date", "patient")
     list_filter = ("status", "labs_result", "test_category", "test_type")
     search_fields = ("test_name", "test_code", "facility", "patient__last_name")
-    inlines = [LabTestComponentInline, LabResultConditionInline]
+    inlines = [
+        LabTestComponentInline,
+        LabResultConditionInline,
+        LabResultMedicationInline,
+        LabResultProcedureInline,
+    ]
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not LabTestComponent:

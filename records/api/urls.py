@@ -15,6 +15,7 @@ GROUPS = [
     "procedures",
     "encounters",
     "labs",
+    "lab_links",
     "vitals",
     "contacts",
     "treatments",

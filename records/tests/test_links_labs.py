@@ -1,10 +1,28 @@
-"""Encounter ⇄ lab result (both sides) and lab result ⇄ condition links."""
+"""Encounter ⇄ lab result (both sides), lab result ⇄ condition, and the lab result's
+medication, procedure and treatment links."""
+
+from dataclasses import dataclass, field
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from patients.tests.factories import PatientFactory
-from records.models import EncounterLabResult, LabResultCondition
-from records.tests.factories import ConditionFactory, EncounterFactory, LabResultFactory
+from records.models import (
+    EncounterLabResult,
+    LabResultCondition,
+    LabResultMedication,
+    LabResultProcedure,
+    TreatmentLabResult,
+)
+from records.tests.factories import (
+    ConditionFactory,
+    EncounterFactory,
+    LabResultFactory,
+    MedicationFactory,
+    ProcedureFactory,
+    TreatmentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +250,168 @@ class TestAccess:
             format="json",
         )
         assert response.status_code == 404
+
+
+# --- lab result ⇄ medication, ⇄ procedure, ⇄ treatment (the app's §6 calls) -----------------
+
+
+@dataclass(frozen=True)
+class LabLink:
+    segment: str  # /lab-results/{id}/<segment>
+    child: str
+    factory: type
+    model: type
+    shown: dict  # fields of the nested object the app reads, with the factory's values
+    extra: dict = field(default_factory=dict)  # link fields the app sends besides the note
+
+
+LAB_LINKS = [
+    LabLink(
+        "medications",
+        "medication",
+        MedicationFactory,
+        LabResultMedication,
+        {"medication_name": "Metformin", "dosage": "500 mg", "status": "active"},
+    ),
+    LabLink(
+        "procedures",
+        "procedure",
+        ProcedureFactory,
+        LabResultProcedure,
+        {"procedure_name": "Liver biopsy", "status": "completed"},
+    ),
+    LabLink(
+        "treatments",
+        "treatment",
+        TreatmentFactory,
+        TreatmentLabResult,
+        {"treatment_name": "Statin therapy", "status": "active"},
+        {"purpose": "monitoring", "expected_frequency": "Every 3 months"},
+    ),
+]
+
+
+@pytest.fixture(params=LAB_LINKS, ids=lambda link: link.segment)
+def lab_link(request):
+    return request.param
+
+
+def lab_links_url(lab, link):
+    return f"{API}/lab-results/{lab.pk}/{link.segment}"
+
+
+class TestLabResultLinks:
+    def test_link_list_update_unlink(self, alice_api, lab, patient, lab_link):
+        record = lab_link.factory(patient=patient, **lab_link.shown)
+        url = lab_links_url(lab, lab_link)
+        body = {f"{lab_link.child}_id": record.pk, "relevance_note": "Follow-up", **lab_link.extra}
+        created = alice_api.post(url, body, format="json")
+        assert created.status_code == 201, created.content
+        link = created.json()
+        assert link["lab_result_id"] == lab.pk and link[f"{lab_link.child}_id"] == record.pk
+        assert link["relevance_note"] == "Follow-up"
+        for name, value in {**lab_link.extra}.items():
+            assert link[name] == value
+        for name, value in lab_link.shown.items():
+            assert link[lab_link.child][name] == value
+        listed = alice_api.get(url)
+        assert listed.status_code == 200
+        assert [item["id"] for item in listed.json()] == [link["id"]]
+        updated = alice_api.put(
+            f"{url}/{link['id']}", {"relevance_note": "Second look"}, format="json"
+        )
+        assert updated.status_code == 200, updated.content
+        assert updated.json()["relevance_note"] == "Second look"
+        deleted = alice_api.delete(f"{url}/{link['id']}")
+        assert deleted.status_code == 200
+        assert deleted.json()["message"] == (
+            f"Lab result {lab_link.child} relationship deleted successfully"
+        )
+        assert not lab_link.model.objects.exists()
+        assert type(record).objects.filter(pk=record.pk).exists()
+
+    def test_twice_is_400_and_bulk_skips(self, alice_api, lab, patient, lab_link):
+        records = lab_link.factory.create_batch(2, patient=patient)
+        url = lab_links_url(lab, lab_link)
+        one = {f"{lab_link.child}_id": records[0].pk}
+        assert alice_api.post(url, one, format="json").status_code == 201
+        assert alice_api.post(url, one, format="json").status_code == 400
+        bulk = alice_api.post(
+            f"{url}/bulk", {f"{lab_link.child}_ids": [r.pk for r in records]}, format="json"
+        )
+        assert bulk.status_code == 200 and len(bulk.json()) == 1
+        assert lab_link.model.objects.count() == 2
+
+    def test_another_patients_record_is_400(self, alice_api, lab, alice, lab_link):
+        elsewhere = lab_link.factory(patient=PatientFactory(owner=alice))
+        response = alice_api.post(
+            lab_links_url(lab, lab_link), {f"{lab_link.child}_id": elsewhere.pk}, format="json"
+        )
+        assert response.status_code == 400
+        assert not lab_link.model.objects.exists()
+
+    def test_bad_note_is_422(self, alice_api, lab, patient, lab_link):
+        record = lab_link.factory(patient=patient)
+        response = alice_api.post(
+            lab_links_url(lab, lab_link),
+            {f"{lab_link.child}_id": record.pk, "relevance_note": "x" * 501},
+            format="json",
+        )
+        assert response.status_code == 422
+
+    def test_access(self, client_for, bob, carol, mallory, anon, shared_patient, lab_link):
+        lab = LabResultFactory(patient=shared_patient)
+        record = lab_link.factory(patient=shared_patient)
+        url = lab_links_url(lab, lab_link)
+        body = {f"{lab_link.child}_id": record.pk}
+        assert anon.get(url).status_code == 401
+        assert client_for(mallory).get(url).status_code == 404
+        assert client_for(mallory).post(url, body, format="json").status_code == 404
+        assert client_for(bob).get(url).status_code == 200
+        assert client_for(bob).post(url, body, format="json").status_code == 403
+        created = client_for(carol).post(url, body, format="json")
+        assert created.status_code == 201
+        item = f"{url}/{created.json()['id']}"
+        assert client_for(bob).delete(item).status_code == 403
+        assert client_for(mallory).delete(item).status_code == 404
+        assert lab_link.model.objects.count() == 1
+
+    def test_deleting_either_side_removes_the_link(self, alice_api, lab, patient, lab_link):
+        for deleted in ("child", "lab_result"):
+            record = lab_link.factory(patient=patient)
+            parent = lab if deleted == "child" else LabResultFactory(patient=patient)
+            lab_link.model.objects.create(lab_result=parent, **{lab_link.child: record})
+            target = record if deleted == "child" else parent
+            target.delete()
+            assert not lab_link.model.objects.exists()
+
+    def test_list_queries_do_not_grow(self, alice_api, lab, patient, lab_link):
+        url = lab_links_url(lab, lab_link)
+
+        def add(count):
+            for record in lab_link.factory.create_batch(count, patient=patient):
+                lab_link.model.objects.create(lab_result=lab, **{lab_link.child: record})
+
+        add(2)
+        with CaptureQueriesContext(connection) as few:
+            assert len(alice_api.get(url).json()) == 2
+        add(18)
+        with CaptureQueriesContext(connection) as many:
+            assert len(alice_api.get(url).json()) == 20
+        assert len(many) == len(few)
+
+
+def test_treatment_link_is_the_treatment_plans_row(alice_api, lab, patient):
+    treatment = TreatmentFactory(patient=patient, treatment_name="Statin therapy")
+    created = alice_api.post(
+        f"{API}/lab-results/{lab.pk}/treatments",
+        {"treatment_id": treatment.pk, "purpose": "baseline"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    from_plan = alice_api.get(f"{API}/treatments/{treatment.pk}/lab-results").json()
+    assert [(row["id"], row["purpose"]) for row in from_plan] == [
+        (created.json()["id"], "baseline")
+    ]
+    assert from_plan[0]["lab_result"]["id"] == lab.pk
+    assert TreatmentLabResult.objects.count() == 1
