@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "medikeep.middleware.RateLimitHeadersMiddleware",
+    "medikeep.middleware.ApiResponseHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "medikeep.urls"
@@ -235,8 +235,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["medikeep.api.throttles.ScopedRateThrottle"],
     "DEFAULT_PARSER_CLASSES": [
         "medikeep.api.parsers.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "medikeep.api.parsers.SafeFormParser",
+        "medikeep.api.parsers.SafeMultiPartParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
