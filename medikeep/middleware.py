@@ -35,8 +35,11 @@ class ApiTrailingSlashMiddleware:
         return self.get_response(request)
 
 
-class RateLimitHeadersMiddleware:
-    """Adds X-RateLimit-* headers that the API throttle recorded on the request."""
+class ApiResponseHeadersMiddleware:
+    """Headers every API answer gets: the X-RateLimit-* figures the throttle recorded on the
+    request, and `Cache-Control: no-store` on anything but an anonymous read — answers to a
+    signed-in user carry health data (errors too: they tell what exists), and sign-in answers
+    carry tokens, so no browser or proxy cache may keep them."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -48,6 +51,12 @@ class RateLimitHeadersMiddleware:
             response["X-RateLimit-Limit"] = str(info["limit"])
             response["X-RateLimit-Remaining"] = str(info["remaining"])
             response["X-RateLimit-Reset"] = str(info["reset"])
+        if request.path_info.startswith(API_PREFIX) and (
+            request.method not in ("GET", "HEAD")
+            or response.cookies
+            or getattr(getattr(request, "user", None), "is_authenticated", False)
+        ):
+            response["Cache-Control"] = "no-store"
         return response
 
 

@@ -11,7 +11,10 @@ import logging
 
 from django.core.exceptions import (
     ObjectDoesNotExist,
+    RequestDataTooBig,
     SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
 )
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -58,6 +61,11 @@ class BusinessRuleError(ApiError):
 class ConflictError(ApiError):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with existing data."
+
+
+class PayloadTooLarge(ApiError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
 
 
 class UnauthorizedError(ApiError):
@@ -152,6 +160,11 @@ def _translate(exc: Exception) -> Exception:
         return exceptions.ValidationError(as_serializer_error(exc))
     if isinstance(exc, ProtectedError | RestrictedError):
         return ConflictError("This item is still used by other records and cannot be deleted.")
+    # Django's own messages for these name its settings; the client needs none of that.
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return exceptions.ParseError("The request body has too many fields or files.")
     if isinstance(exc, SuspiciousOperation):
         return exceptions.ParseError(str(exc) or "The request was refused as unsafe.")
     return exc
