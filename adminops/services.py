@@ -37,6 +37,7 @@ LEVELS = {
     "warn": logging.WARNING,
     "info": logging.INFO,
     "debug": logging.DEBUG,
+    "critical": logging.CRITICAL,
 }
 
 

@@ -25,8 +25,12 @@ def _enum_schema(values: list[str]) -> dict:
 # Shared choice sets get their own schema component: "status" or "level" fields with other
 # choices elsewhere in the API would otherwise collide on the generated enum names.
 CHECK_STATUSES = ["ok", "error"]
+# The contract's levels and categories. The web app also sends upper-case Python level names
+# and free-text categories (web-client-api.md §15): all are accepted, never refused.
 FRONTEND_LEVELS = ["error", "warn", "info", "debug"]
 FRONTEND_CATEGORIES = ["error", "user_action", "performance", "security"]
+FRONTEND_LEVEL_ALIASES = {"warning": "warn", "critical": "critical", "fatal": "critical"}
+CATEGORY_MAX = 100
 
 
 @extend_schema_field(_enum_schema(CHECK_STATUSES), component_name="HealthCheckStatusEnum")
@@ -35,16 +39,73 @@ class CheckStatusField(serializers.ChoiceField):
         super().__init__(choices=CHECK_STATUSES, **kwargs)
 
 
-@extend_schema_field(_enum_schema(FRONTEND_LEVELS), component_name="FrontendLogLevelEnum")
-class FrontendLevelField(serializers.ChoiceField):
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": f"One of {', '.join(FRONTEND_LEVELS)} in any case, or DEBUG, INFO, "
+        "WARNING, ERROR, CRITICAL; anything else is logged as info.",
+        "example": "info",
+    }
+)
+class FrontendLevelField(serializers.Field):
+    """Any value: the contract's levels and Python's names, in any case; else info."""
+
     def __init__(self, **kwargs):
-        super().__init__(choices=FRONTEND_LEVELS, **kwargs)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", "info")
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None:
+            return True, "info"
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data) -> str:
+        name = str(data).strip().lower() if isinstance(data, str | int | float) else ""
+        name = FRONTEND_LEVEL_ALIASES.get(name, name)
+        return name if name in FRONTEND_LEVELS or name == "critical" else "info"
+
+    def to_representation(self, value) -> str:
+        return value
 
 
-@extend_schema_field(_enum_schema(FRONTEND_CATEGORIES), component_name="FrontendLogCategoryEnum")
-class FrontendCategoryField(serializers.ChoiceField):
+class FrontendCategoryField(serializers.CharField):
+    """Free text, trimmed and cut to CATEGORY_MAX characters (never refused for its length)."""
+
     def __init__(self, **kwargs):
-        super().__init__(choices=FRONTEND_CATEGORIES, **kwargs)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault(
+            "help_text",
+            f"Free text, e.g. {', '.join(FRONTEND_CATEGORIES)}, app, api_error (trimmed, at "
+            f"most {CATEGORY_MAX} characters kept).",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> str:
+        return super().to_internal_value(data)[:CATEGORY_MAX].strip()
+
+
+class LenientIntegerField(serializers.IntegerField):
+    """A number the browser claims (its user id): an unusable value is dropped, not refused."""
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            return None
+
+
+class LenientDateTimeField(serializers.DateTimeField):
+    """The browser's clock reading: an unreadable one is dropped (the log line has the
+    server's time anyway), not refused."""
+
+    def to_internal_value(self, value):
+        try:
+            return super().to_internal_value(value)
+        except serializers.ValidationError:
+            return None
 
 
 # --- system -------------------------------------------------------------------------------
@@ -231,14 +292,16 @@ class _ClientEventSerializer(serializers.Serializer):
     """Fields every browser event may carry. A client's user_id is kept as a claim only; the
     log names the authenticated user."""
 
-    user_id = serializers.IntegerField(required=False, allow_null=True)
-    timestamp = serializers.DateTimeField(required=False, allow_null=True)
+    user_id = LenientIntegerField(required=False, allow_null=True)
+    timestamp = LenientDateTimeField(required=False, allow_null=True)
     url = optional_text(2048)
 
 
 class FrontendLogSerializer(_ClientEventSerializer):
+    """Keys not declared here (the app adds arbitrary ones, even "0", "1" …) are ignored."""
+
     level = FrontendLevelField()
-    message = serializers.CharField(max_length=5000)
+    message = serializers.CharField(max_length=5000, allow_blank=True)
     category = FrontendCategoryField()
     user_agent = optional_text(1000)
     stack_trace = optional_text(20000)

@@ -80,15 +80,11 @@ def test_log_accepts_reports_from_an_expired_session(anon, caplog):
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"level": "fatal"}, "level"),
-        ({"category": "gossip"}, "category"),
         ({"message": None}, "message"),
         ({"message": "x" * 5001}, "message"),
         ({"stack_trace": "x" * 20001}, "stack_trace"),
         ({"details": ["not", "an", "object"]}, "details"),
         ({"details": {"blob": "x" * 11000}}, "details"),
-        ({"timestamp": "yesterday-ish"}, "timestamp"),
-        ({"user_id": "alice"}, "user_id"),
     ],
 )
 def test_log_refuses_bad_values(anon, caplog, changes, field):
@@ -96,6 +92,97 @@ def test_log_refuses_bad_values(anon, caplog, changes, field):
 
     assert_422(response, field)
     assert frontend_records(caplog) == []
+
+
+# What the web app's two loggers send (web-client-api.md §15): upper-case Python level names,
+# free-text categories and extra keys, including the "0", "1" … of a string spread as data.
+APP_LOG = {
+    "level": "INFO",
+    "message": "Fetching patient list",
+    "category": "app_data_fetch",
+    "timestamp": "2025-10-19T14:30:00.123Z",
+    "url": "http://localhost:8000/dashboard",
+    "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+    "session_id": "session_1729348200_abc123",
+    "component": "AppDataContext",
+    "action": "fetch",
+    "user_id": 12,
+    "stack_trace": "Error: x\n    at fetchPatients (AppDataContext.jsx:120:11)",
+    "details": {"patientCount": 3, "nested": {"ok": True}},
+    "0": "l",
+    "1": "o",
+    "duration_ms": 42,
+    "extra": {"anything": [1, 2, 3]},
+}
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [("DEBUG", logging.DEBUG), ("INFO", logging.INFO), ("WARNING", logging.WARNING),
+     ("ERROR", logging.ERROR), ("CRITICAL", logging.CRITICAL), ("Warn", logging.WARNING),
+     (" info ", logging.INFO), ("verbose", logging.INFO), ("", logging.INFO), (None, logging.INFO),
+     (7, logging.INFO)],
+)  # fmt: skip
+def test_log_takes_any_level_in_any_case(anon, caplog, level, expected):
+    response = anon.post(f"{BASE}/log", {**APP_LOG, "level": level}, format="json")
+
+    assert response.status_code == 200, response.content
+    [(levelno, _)] = frontend_records(caplog)
+    assert levelno == expected
+
+
+def test_log_without_a_level_is_info(anon, caplog):
+    body = {key: value for key, value in APP_LOG.items() if key != "level"}
+
+    assert anon.post(f"{BASE}/log", body, format="json").status_code == 200
+    assert frontend_records(caplog)[0][0] == logging.INFO
+
+
+@pytest.mark.parametrize(
+    "category",
+    ["app", "api_error", "user_action", "frontend", "app_data_fetch", "auth_connection",
+     "app_version_cache_clear", "Something the app never said before"],
+)  # fmt: skip
+def test_log_takes_any_category(anon, caplog, category):
+    response = anon.post(f"{BASE}/log", {**APP_LOG, "category": category}, format="json")
+
+    assert response.status_code == 200, response.content
+    [(_, record)] = frontend_records(caplog)
+    assert record["category"] == category
+
+
+def test_category_is_trimmed_and_cut_to_100_characters(anon, caplog):
+    response = anon.post(f"{BASE}/log", {**APP_LOG, "category": "  " + "c" * 300}, format="json")
+
+    assert response.status_code == 200
+    [(_, record)] = frontend_records(caplog)
+    assert record["category"] == "c" * 100
+
+
+def test_the_apps_body_is_accepted_and_its_extra_keys_ignored(alice_api, alice, caplog):
+    response = alice_api.post(f"{BASE}/log", APP_LOG, format="json")
+
+    assert response.status_code == 200, response.content
+    [(levelno, record)] = frontend_records(caplog)
+    assert levelno == logging.INFO
+    assert record["message"] == "Fetching patient list"
+    assert (record["user_id"], record["claimed_user_id"]) == (alice.pk, 12)
+    assert record["details"] == {"patientCount": 3, "nested": {"ok": True}}
+    assert "fetchPatients" in record["stack_trace"]
+    for extra in ("0", "1", "duration_ms", "extra"):
+        assert extra not in record
+
+
+@pytest.mark.parametrize(
+    "changes", [{"user_id": "alice"}, {"user_id": None}, {"timestamp": "yesterday-ish"}]
+)
+def test_unreadable_claims_are_dropped_not_refused(anon, caplog, changes):
+    response = anon.post(f"{BASE}/log", {**APP_LOG, **changes}, format="json")
+
+    assert response.status_code == 200, response.content
+    [(_, record)] = frontend_records(caplog)
+    for key in changes:
+        assert record.get(key if key != "user_id" else "claimed_user_id") is None
 
 
 def test_log_refuses_deeply_nested_details(anon):
@@ -213,3 +300,29 @@ def test_frontend_logging_health(anon):
     body = response.json()
     assert (body["status"], body["service"]) == ("healthy", "frontend_logging")
     assert body["timestamp"].endswith("Z")
+
+
+def test_error_report_in_the_apps_shape(anon, caplog):
+    # An unhandled promise rejection after a failed settings save, as the app reports it.
+    body = {
+        "error_message": "Failed to save settings",
+        "error_type": "UnhandledRejection",
+        "stack_trace": None,
+        "component_name": None,
+        "props": {},
+        "user_id": None,
+        "url": "http://localhost:8000/settings",
+        "timestamp": "2025-10-19T14:30:00.000Z",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "browser_info": {"language": "en-US", "platform": "Linux x86_64", "cookieEnabled": True},
+        "level": "ERROR",
+    }
+
+    response = anon.post(f"{BASE}/error", body, format="json")
+
+    assert response.status_code == 200, response.content
+    [(levelno, record)] = frontend_records(caplog)
+    assert levelno == logging.ERROR
+    assert record["error_message"] == "Failed to save settings"
+    assert record["browser_info"]["platform"] == "Linux x86_64"
+    assert "level" not in record
