@@ -265,6 +265,7 @@ class LabTestComponentSerializer(PatientOwnedSerializer):
             "value",
             "unit",
             "qualitative_value",
+            "textual_value",
             "ref_range_min",
             "ref_range_max",
             "ref_range_text",

@@ -171,6 +171,8 @@ def normalise_code(code: str | None) -> str:
 class LabTestComponentResultType(models.TextChoices):
     QUANTITATIVE = "quantitative", "Quantitative"
     QUALITATIVE = "qualitative", "Qualitative"
+    # Not in the contract's list; the reference's app offers it (a free-text finding).
+    TEXTUAL = "textual", "Textual"
 
 
 class LabTestComponentQualitativeValue(models.TextChoices):
@@ -248,6 +250,7 @@ class LabTestComponent(PatientOwnedModel):
     qualitative_value = models.CharField(
         max_length=20, choices=LabTestComponentQualitativeValue.choices, blank=True
     )
+    textual_value = models.TextField(max_length=5000, blank=True)
     ref_range_min = models.FloatField(null=True, blank=True, validators=[validate_measure])
     ref_range_max = models.FloatField(null=True, blank=True, validators=[validate_measure])
     ref_range_text = models.CharField(max_length=500, blank=True)
@@ -281,8 +284,10 @@ class LabTestComponent(PatientOwnedModel):
         ]
 
     def __str__(self) -> str:
-        shown = self.qualitative_value or (
-            f"{self.value:g} {self.unit}".strip() if self.value is not None else ""
+        shown = (
+            self.qualitative_value
+            or self.textual_value[:40]
+            or (f"{self.value:g} {self.unit}".strip() if self.value is not None else "")
         )
         return f"{self.test_name} {shown}".strip()
 
@@ -290,6 +295,8 @@ class LabTestComponent(PatientOwnedModel):
         """The status the values imply ("" when they imply nothing)."""
         if self.result_type == LabTestComponentResultType.QUALITATIVE:
             return _QUALITATIVE_STATUS.get(self.qualitative_value, "")
+        if self.result_type == LabTestComponentResultType.TEXTUAL:
+            return ""
         low, high, value = self.ref_range_min, self.ref_range_max, self.value
         if value is None or (low is None and high is None):
             return ""
@@ -304,7 +311,14 @@ class LabTestComponent(PatientOwnedModel):
         self.abbreviation = (self.abbreviation or "").strip().upper()
         self.test_code = normalise_code(self.test_code)
         errors: dict[str, str] = {}
-        if self.result_type == LabTestComponentResultType.QUALITATIVE:
+        if self.result_type == LabTestComponentResultType.TEXTUAL:
+            if not self.textual_value.strip():
+                errors["textual_value"] = "A textual result needs its text."
+            if self.value is not None:
+                errors["value"] = "A textual result has no numeric value."
+            if self.qualitative_value:
+                errors["qualitative_value"] = "Only qualitative results have one."
+        elif self.result_type == LabTestComponentResultType.QUALITATIVE:
             if not self.qualitative_value:
                 errors["qualitative_value"] = "A qualitative result needs a qualitative value."
             if self.value is not None:
@@ -319,6 +333,8 @@ class LabTestComponent(PatientOwnedModel):
                 errors["unit"] = "A quantitative result needs a unit."
             if self.qualitative_value:
                 errors["qualitative_value"] = "Only qualitative results have one."
+        if self.result_type != LabTestComponentResultType.TEXTUAL and self.textual_value:
+            errors["textual_value"] = "Only textual results have one."
         low, high = self.ref_range_min, self.ref_range_max
         if low is not None and high is not None and high <= low:
             errors["ref_range_max"] = "The reference range maximum is not above its minimum."

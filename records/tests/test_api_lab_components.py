@@ -100,7 +100,9 @@ class TestCreate:
             ({"result_type": "qualitative"}, {"qualitative_value", "value", "ref_range_min"}),
             ({"qualitative_value": "positive"}, {"qualitative_value"}),
             ({"qualitative_value": "maybe"}, {"qualitative_value"}),
-            ({"result_type": "textual"}, {"result_type"}),
+            ({"result_type": "narrative"}, {"result_type"}),
+            ({"result_type": "textual"}, {"textual_value", "value"}),
+            ({"textual_value": "Clear, straw-coloured"}, {"textual_value"}),
             ({"value": "NaN"}, {"value"}),
             ({"value": 1e16}, {"value"}),
             ({"value": "x" * 2000}, {"value"}),
@@ -318,3 +320,25 @@ def test_list_queries_do_not_grow(alice_api, lab, patient):
     with CaptureQueriesContext(connection) as many:
         assert len(alice_api.get(components_url(lab)).json()) == 12
     assert len(many) == len(few)
+
+
+def test_textual_result_as_the_app_sends_it(alice_api, lab):
+    body = {
+        "test_name": "Urine appearance",
+        "result_type": "textual",
+        "textual_value": "Clear, straw-coloured",
+        "value": None,
+        "unit": None,
+        "qualitative_value": None,
+        "ref_range_min": None,
+        "ref_range_max": None,
+        "status": None,
+    }
+    response = alice_api.post(components_url(lab), body, format="json")
+    assert response.status_code == 201, response.content
+    got = response.json()
+    assert (got["result_type"], got["textual_value"], got["status"]) == (
+        "textual",
+        "Clear, straw-coloured",
+        "",
+    )

@@ -35,6 +35,6 @@ CASES = [
         update={"value": 12.5},
         relation=("lab_result_id", LabResultFactory),
         relation_required=True,
-        invalid={"result_type": "textual", "category": "astrology", "value": "lots"},
+        invalid={"result_type": "narrative", "category": "astrology", "value": "lots"},
     ),
 ]
