@@ -120,6 +120,9 @@ class PatientShare(models.Model):
     )
     level = models.CharField(max_length=10, choices=ShareLevel.choices, default=ShareLevel.VIEW)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Kept and shown as the client gave it; it grants nothing beyond `level` (as in the
+    # reference, where it is stored and never enforced).
+    custom_permissions = models.JSONField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

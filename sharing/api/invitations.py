@@ -48,22 +48,39 @@ def _answer(request, invitation_id: int, data: dict, *, full: bool) -> Response:
     )
 
 
+def _of_type(request, queryset):
+    """Keeps the `invitation_type` asked for (the web app's sharing dialog asks for
+    patient_share); none, or an empty query string, keeps every type."""
+    query = s.validated(s.InvitationListQuerySerializer, request.query_params.dict())
+    if query.get("invitation_type"):
+        queryset = queryset.filter(invitation_type=query["invitation_type"])
+    return queryset
+
+
 class PendingView(ApiView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=TAGS, responses=s.InvitationSerializer(many=True))
+    @extend_schema(
+        tags=TAGS,
+        parameters=[s.InvitationListQuerySerializer],
+        responses=s.InvitationSerializer(many=True),
+    )
     def get(self, request):
         """Invitations waiting for your answer, newest first."""
-        return _listed(Invitation.objects.open().filter(sent_to=request.user))
+        return _listed(_of_type(request, Invitation.objects.open().filter(sent_to=request.user)))
 
 
 class SentView(ApiView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=TAGS, responses=s.InvitationSerializer(many=True))
+    @extend_schema(
+        tags=TAGS,
+        parameters=[s.InvitationListQuerySerializer],
+        responses=s.InvitationSerializer(many=True),
+    )
     def get(self, request):
         """Every invitation you sent, whatever became of it."""
-        return _listed(Invitation.objects.filter(sent_by=request.user))
+        return _listed(_of_type(request, Invitation.objects.filter(sent_by=request.user)))
 
 
 class InvitationSummarySerializer(s.serializers.Serializer):

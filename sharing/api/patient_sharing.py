@@ -11,12 +11,13 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from medikeep.api.permissions import IsAdmin
 from medikeep.api.views import ApiView
-from patients.access import is_owner
+from patients.access import Level, require_patient_access
 from patients.models import Patient, PatientShare
 from sharing.api import serializers as s
 from sharing.models import Invitation
@@ -80,6 +81,26 @@ class PatientSharingView(ApiView):
         invitation = _send(request.user, data, patient_ids=[data["patient_id"]], bulk=False)
         return Response(_invitation_data(invitation.pk), status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        tags=TAGS,
+        parameters=[s.ShareTargetSerializer],
+        request=s.ShareUpdateSerializer,
+        responses=s.ShareSerializer,
+        operation_id="patient_sharing_update",
+    )
+    def put(self, request):
+        """The owner changes a share's level, expiry or custom permissions (the web app's
+        ?patient_id=&shared_with_user_id=); keys not sent stay as they are."""
+        target = s.validated(s.ShareTargetSerializer, request.query_params.dict())
+        changes = s.validated(s.ShareUpdateSerializer, request.data)
+        share = service.owned_share(
+            user=request.user,
+            patient_id=target["patient_id"],
+            grantee_id=target["shared_with_user_id"],
+        )
+        share = service.update_share(share=share, user=request.user, **changes)
+        return Response(_share_data(share.pk))
+
 
 class BulkInviteView(ApiView):
     permission_classes = [IsAuthenticated]
@@ -126,21 +147,28 @@ class CancelInvitationView(ApiView):
         return Response({"message": "Invitation cancelled successfully"})
 
 
+def _share_data(share_id: int) -> dict:
+    return s.ShareSerializer(
+        PatientShare.objects.select_related(*s.SHARE_JOINS).get(pk=share_id)
+    ).data
+
+
 class ShareDetailView(ApiView):
     """GET /patient-sharing/{patient_id}: the patient's active shares (owner only);
     DELETE /patient-sharing/{share_id}: the owner revokes a share."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=TAGS, responses=s.ShareSerializer(many=True))
+    @extend_schema(tags=TAGS, responses=s.ShareListSerializer)
     def get(self, request, pk: int):
-        """Who the patient is shared with (the owner's view)."""
-        patient = Patient.objects.filter(pk=pk).first()
-        if patient is None or not is_owner(request.user, patient):
-            raise Http404("Patient not found or not yours")
-        shares = PatientShare.objects.in_force().filter(patient=patient)
+        """Who the patient is shared with (the owner's view), as {shares: [...]}."""
+        patient_id = require_patient_access(request.user, pk, Level.VIEW)
+        if not Patient.objects.filter(pk=patient_id, owner_id=request.user.pk).exists():
+            raise PermissionDenied("Only the patient's owner sees whom it is shared with.")
+        shares = PatientShare.objects.in_force().filter(patient_id=patient_id)
         shares = shares.select_related(*s.SHARE_JOINS).order_by("id")
-        return Response(s.ShareSerializer(shares, many=True).data)
+        # An object, not a bare list: the web app reads `shares` (no spec shape to keep).
+        return Response({"shares": s.ShareSerializer(shares, many=True).data})
 
     @extend_schema(tags=TAGS, responses=s.MessageSerializer)
     def delete(self, request, pk: int):
@@ -153,6 +181,26 @@ class ShareDetailView(ApiView):
         )
         if share is None:
             raise Http404("Share not found")
+        service.revoke_share(share=share, user=request.user)
+        return Response({"message": "Access revoked successfully"})
+
+
+class RevokeView(ApiView):
+    """DELETE /patient-sharing/revoke: the web app's revoke, naming the share by patient and
+    grantee in a JSON body (the query string works too); the same service as
+    DELETE /patient-sharing/{share_id}."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(tags=TAGS, request=s.ShareTargetSerializer, responses=s.MessageSerializer)
+    def delete(self, request):
+        """Revokes the share: the grantee's access ends at once (owner only)."""
+        target = s.validated(s.ShareTargetSerializer, request.data or request.query_params.dict())
+        share = service.owned_share(
+            user=request.user,
+            patient_id=target["patient_id"],
+            grantee_id=target["shared_with_user_id"],
+        )
         service.revoke_share(share=share, user=request.user)
         return Response({"message": "Access revoked successfully"})
 

@@ -119,6 +119,29 @@ class MultiRecipientInviteSerializer(InviteSerializer):
     )
 
 
+class ShareTargetSerializer(serializers.Serializer):
+    """A share named as the web app names it: by patient and grantee."""
+
+    patient_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    shared_with_user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class ShareUpdateSerializer(serializers.Serializer):
+    """What the owner may change on a share; keys not sent stay as they are."""
+
+    permission_level = LenientChoiceField(choices=ShareLevel.choices, required=False)
+    expires_at = ShareExpiryField(
+        required=False, allow_null=True, help_text="null: the share no longer expires."
+    )
+    custom_permissions = serializers.DictField(required=False, allow_null=True)
+
+
+class InvitationListQuerySerializer(serializers.Serializer):
+    invitation_type = serializers.ChoiceField(
+        choices=InvitationType.choices, required=False, allow_blank=True
+    )
+
+
 class InvitationIdSerializer(serializers.Serializer):
     invitation_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
@@ -267,6 +290,13 @@ class ShareSerializer(serializers.ModelSerializer):
     patient = PatientBriefSerializer(read_only=True)
     shared_with = UserBriefSerializer(source="grantee", read_only=True)
     shared_by = serializers.SerializerMethodField()
+    # The names the web app reads (the reference's shapes): the owner's list reads the
+    # grantee flat, shared-by-me `shared_with_user`, shared-with-me `shared_by_user`.
+    shared_with_user = UserBriefSerializer(source="grantee", read_only=True)
+    shared_by_user = serializers.SerializerMethodField()
+    shared_with_username = serializers.CharField(source="grantee.username", read_only=True)
+    shared_with_email = serializers.CharField(source="grantee.email", read_only=True)
+    shared_with_full_name = serializers.CharField(source="grantee.full_name", read_only=True)
 
     class Meta:
         model = PatientShare
@@ -275,12 +305,18 @@ class ShareSerializer(serializers.ModelSerializer):
             "patient_id",
             "shared_by_user_id",
             "shared_with_user_id",
+            "shared_with_username",
+            "shared_with_email",
+            "shared_with_full_name",
             "permission_level",
+            "custom_permissions",
             "is_active",
             "expires_at",
             "patient",
             "shared_by",
+            "shared_by_user",
             "shared_with",
+            "shared_with_user",
             "created_at",
             "updated_at",
         ]
@@ -293,6 +329,12 @@ class ShareSerializer(serializers.ModelSerializer):
     @extend_schema_field(UserBriefSerializer)
     def get_shared_by(self, share):
         return UserBriefSerializer(share.granted_by or share.patient.owner).data
+
+    get_shared_by_user = get_shared_by
+
+
+class ShareListSerializer(serializers.Serializer):
+    shares = ShareSerializer(many=True)
 
 
 SHARE_JOINS = ("patient__owner", "grantee", "granted_by")

@@ -10,6 +10,7 @@ urlpatterns = (
         path("patient-sharing/invite", ps.InviteView.as_view()),
         path("patient-sharing/bulk-invite", ps.BulkInviteView.as_view()),
         path("patient-sharing/cancel-invitation", ps.CancelInvitationView.as_view()),
+        path("patient-sharing/revoke", ps.RevokeView.as_view()),
         path("patient-sharing/shared-with-me", ps.SharedWithMeView.as_view()),
         path("patient-sharing/shared-by-me", ps.SharedByMeView.as_view()),
         path("patient-sharing/stats/user", ps.SharingStatsView.as_view()),

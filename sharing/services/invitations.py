@@ -17,7 +17,13 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from medikeep.api.exceptions import ApiError, BusinessRuleError, ConflictError
-from patients.access import Level, forget, is_owner, max_grantable_level
+from patients.access import (
+    Level,
+    forget,
+    is_owner,
+    max_grantable_level,
+    require_patient_access,
+)
 from patients.choices import RecordAction, ShareLevel
 from patients.core.serializers import model_snapshot
 from patients.models import Patient, PatientShare
@@ -248,6 +254,7 @@ def accept_patient_share(invitation: Invitation, patient_ids: list[int] | None) 
             defaults={
                 "level": invitation.permission_level,
                 "expires_at": invitation.share_expires_at,
+                "custom_permissions": invitation.custom_permissions,
                 "is_active": True,
                 "granted_by": sender,
             },
@@ -306,6 +313,58 @@ def revoke_invitation(*, invitation_id: int, user) -> Invitation:
 
 
 # --- shares ---------------------------------------------------------------------------------
+
+
+def owned_share(*, user, patient_id, grantee_id) -> PatientShare:
+    """The active share of the user's patient with that grantee, for its owner to change or end
+    (the reference's paths name a share by patient and grantee). A patient the user cannot see
+    is 404/403 like any patient id, a grantee gets 403 (only the owner manages shares), and no
+    active share is a 404."""
+    patient_id = require_patient_access(user, patient_id, Level.VIEW)
+    if not Patient.objects.filter(pk=patient_id, owner_id=user.pk).exists():
+        raise PermissionDenied("Only the patient's owner may change or revoke its shares.")
+    share = (
+        PatientShare.objects.select_related("patient")
+        .filter(patient_id=patient_id, grantee_id=grantee_id, is_active=True)
+        .first()
+    )
+    if share is None:
+        raise Http404("No active share of this patient with that user")
+    return share
+
+
+_UNCHANGED = object()
+
+
+def update_share(
+    *,
+    share: PatientShare,
+    user,
+    permission_level: str | None = None,
+    expires_at=_UNCHANGED,
+    custom_permissions=_UNCHANGED,
+) -> PatientShare:
+    """The owner changes a grant's level, expiry or custom permissions; what is not given stays.
+    Never above what the owner may grant (access.py); an expiry must lie ahead."""
+    if not is_owner(user, share.patient):
+        raise PermissionDenied("Only the patient's owner may change a share.")
+    if permission_level is not None:
+        grantable = max_grantable_level(user, share.patient_id)
+        if grantable is None or Level.of_share(permission_level) > grantable:
+            raise PermissionDenied(f"You may not grant {permission_level} on this patient.")
+    if expires_at is not _UNCHANGED and expires_at is not None and expires_at <= timezone.now():
+        raise BusinessRuleError("The share's expiry must be in the future.")
+    before = model_snapshot(share)
+    if permission_level is not None:
+        share.level = permission_level
+    if expires_at is not _UNCHANGED:
+        share.expires_at = expires_at
+    if custom_permissions is not _UNCHANGED:
+        share.custom_permissions = custom_permissions
+    with transaction.atomic():
+        share.save(update_fields=["level", "expires_at", "custom_permissions", "updated_at"])
+        announce_share_change(user, share, before)
+    return share
 
 
 def revoke_share(*, share: PatientShare, user) -> None:

@@ -338,9 +338,10 @@ class TestLists:
         by_me = alice_api.get(f"{BASE}/shared-by-me").json()
         assert [s["shared_with"]["username"] for s in by_me] == ["mallory"]
         assert alice_api.get(f"{BASE}/shared-with-me").json() == []
-        owner_view = alice_api.get(f"{BASE}/{patient.pk}").json()
+        owner_view = alice_api.get(f"{BASE}/{patient.pk}").json()["shares"]
         assert [s["shared_with_user_id"] for s in owner_view] == [mallory.pk]
-        assert client_for(mallory).get(f"{BASE}/{patient.pk}").status_code == 404
+        # Only the owner sees whom the patient is shared with (access.py).
+        assert client_for(mallory).get(f"{BASE}/{patient.pk}").status_code == 403
 
     def test_expired_shares_are_not_listed(self, client_for, mallory, shared_with_mallory):
         shared_with_mallory.expires_at = timezone.now() - timedelta(seconds=1)
