@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from adminops.models import ActivityLog
 from adminops.tasks import WORKER_HEARTBEAT_KEY
 from patients.access import Level, accessible_patient_ids
+from patients.choices import RecordAction
 
 logger = logging.getLogger("adminops.health")
 
@@ -299,7 +300,8 @@ def recent_activity(*, user, patient_id: int | None = None, limit: int) -> list[
     like a patient's deletion). With a patient (access already checked by the caller): that
     patient's rows, whoever acted.
     """
-    rows = ActivityLog.objects.all()
+    # Medical-record changes only: the dashboard shows created/updated/deleted items.
+    rows = ActivityLog.objects.filter(action__in=RecordAction.values)
     if patient_id is None:
         rows = rows.filter(user_id=user.pk).filter(
             Q(patient__isnull=True) | Q(patient_id__in=accessible_patient_ids(user, Level.VIEW))

@@ -31,4 +31,10 @@ urlpatterns = [
         views.RecentActivityView.as_view(),
         name="patients-me-recent-activity",
     ),
+    # The web app's spelling of the same list (web-client-api.md §4), usually with patient_id.
+    path(
+        "patients/recent-activity",
+        views.RecentActivityView.as_view(),
+        name="patients-recent-activity",
+    ),
 ]

@@ -240,11 +240,11 @@ class RootHealthView(PublicView):
         return Response(s.RootHealthSerializer(body).data)
 
 
-# --- /patients/me/recent-activity -----------------------------------------------------------
+# --- /patients/me/recent-activity and /patients/recent-activity ------------------------------
 
 
 class RecentActivityView(ApiView):
-    """Recent activity-log entries, newest first.
+    """Recent activity-log entries (created, updated, deleted records), newest first.
 
     Without `patient_id`: your own actions on patients you can still see. With `patient_id`:
     that patient's activity by anyone (view access needed: 403 without, 404 if unknown).

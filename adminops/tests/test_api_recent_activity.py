@@ -203,3 +203,78 @@ class TestQueryCount:
         log_rows(18, user=carol, patient=shared_patient)
         with django_assert_num_queries(len(few.captured_queries)):
             assert len(client.get(URL, query).json()) == 20
+
+
+APP_URL = "/api/v1/patients/recent-activity/"  # the web app's dashboard, trailing slash included
+
+
+class TestAppPath:
+    """The same list at the web app's path, as the dashboard calls it (web-client-api.md §4)."""
+
+    def test_bare_array_of_what_the_dashboard_reads(
+        self, alice_api, alice, patient, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            alice_api.post("/api/v1/medications", {"medication_name": "Aspirin"}, format="json")
+
+        response = alice_api.get(APP_URL, {"patient_id": patient.pk})
+
+        assert response.status_code == 200
+        [item] = response.json()
+        assert {"id", "model_name", "action", "description", "timestamp"} <= set(item)
+        assert (item["model_name"], item["action"]) == ("Medication", "created")
+        assert item["description"] == "Created Medication: Aspirin"
+
+    @pytest.mark.parametrize("path", [APP_URL, APP_URL.rstrip("/"), URL, URL + "/"])
+    def test_both_paths_answer_the_same(self, alice_api, alice, patient, path):
+        rows = log_rows(3, user=alice, patient=patient)
+
+        assert ids(alice_api.get(path)) == [row.pk for row in reversed(rows)]
+
+    def test_view_share_sees_the_patients_activity(self, client_for, alice, bob, shared_patient):
+        rows = log_rows(2, user=alice, patient=shared_patient)
+
+        response = client_for(bob).get(APP_URL, {"patient_id": shared_patient.pk, "limit": 1})
+
+        assert ids(response) == [rows[-1].pk]
+
+    def test_without_patient_id_only_what_the_caller_may_see(
+        self, client_for, alice, carol, shared_patient
+    ):
+        mine = log_rows(1, user=carol, patient=shared_patient)
+        log_rows(1, user=alice, patient=PatientFactory(owner=alice))
+        PatientShare.objects.filter(grantee=carol).update(is_active=False)
+        assert client_for(carol).get(APP_URL).json() == []
+        PatientShare.objects.filter(grantee=carol).update(is_active=True)
+        assert ids(client_for(carol).get(APP_URL)) == [mine[0].pk]
+
+    def test_stranger_is_refused_as_everywhere(self, client_for, mallory, patient):
+        log_rows(1, patient=patient)
+
+        response = client_for(mallory).get(APP_URL, {"patient_id": patient.pk})
+
+        assert response.status_code == 403
+        assert response.json()["error"] == "You are not authorized to access this patient"
+
+    def test_anonymous_is_401(self, anon):
+        assert anon.get(APP_URL).status_code == 401
+
+    def test_only_record_changes(self, alice_api, alice, patient):
+        shown = ActivityLogFactory(user=alice, patient=patient, action="deleted")
+        ActivityLogFactory(user=alice, patient=None, action="backup_created")
+
+        assert ids(alice_api.get(APP_URL)) == [shown.pk]
+
+    def test_query_count_does_not_grow(
+        self, client_for, alice, bob, shared_patient, django_assert_num_queries
+    ):
+        client = client_for(bob)
+        query = {"patient_id": shared_patient.pk, "limit": 50}
+        log_rows(2, user=alice, patient=shared_patient)
+        with CaptureQueriesContext(connection) as few:
+            assert len(client.get(APP_URL, query).json()) == 2
+
+        log_rows(18, user=alice, patient=shared_patient)
+        # Authentication, the access check and one read of the page, whatever the row count.
+        with django_assert_num_queries(len(few.captured_queries)):
+            assert len(client.get(APP_URL, query).json()) == 20
