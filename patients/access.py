@@ -7,8 +7,9 @@ Rules (DESIGN.md §3), each with its reason:
 - VIEW reads. EDIT also writes records and demographics. FULL also manages files and the
   photo and may invite others at VIEW or EDIT: never above its own level, so a grant can
   never grow by being passed on.
-- Only the owner deletes the patient, revokes other people's shares or transfers the record:
-  those end other people's access, which no grantee may decide.
+- Only the owner deletes the patient, revokes or changes other people's shares or transfers
+  the record: those end or alter other people's access, which no grantee may decide. For the
+  same reason only the owner sees whom the patient is shared with.
 - Admins get nothing here: they reach other users' data only through the admin tools, where
   that access is explicit and logged, never by accident through the user endpoints.
 """
