@@ -165,7 +165,8 @@ class TestRead:
         response = client.get(url(photo.patient), HTTP_ACCEPT="image/jpeg")
         assert response.status_code == 200
         assert response["Content-Type"] == "image/jpeg"
-        assert response["Cache-Control"] == "private, max-age=3600"
+        # A photo is health data: no cache keeps it (the API's no-store, medikeep/middleware.py).
+        assert response["Cache-Control"] == "no-store"
         assert b"".join(response.streaming_content) == (media / photo.file.name).read_bytes()
 
     @pytest.mark.parametrize("persona", ["mallory", "admin_user"])

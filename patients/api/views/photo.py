@@ -60,7 +60,6 @@ class PatientPhotoView(ApiView):
         response = FileResponse(
             handle, content_type="image/jpeg", filename=photo.filename, as_attachment=False
         )
-        response["Cache-Control"] = "private, max-age=3600"
         return response
 
     @extend_schema(
