@@ -10,7 +10,7 @@ import django_filters
 from django.db import transaction
 from django.db.models import Count
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -27,6 +27,7 @@ from patients.core.serializers import (
 )
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.api.encounters import EncounterSummarySerializer
+from records.api.lab_trends import PatientComponentsMixin
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
     PRACTITIONER_JOIN,
@@ -291,6 +292,22 @@ class LabTestComponentSerializer(PatientOwnedSerializer):
         return super().validate(attrs)
 
 
+class LabTestComponentWithDatesSerializer(LabTestComponentSerializer):
+    """A component with its lab result's dates and facility (the app's component catalogue)."""
+
+    completed_date = serializers.DateField(source="lab_result.completed_date", read_only=True)
+    ordered_date = serializers.DateField(source="lab_result.ordered_date", read_only=True)
+    facility = serializers.CharField(source="lab_result.facility", read_only=True)
+
+    class Meta(LabTestComponentSerializer.Meta):
+        fields = [
+            *LabTestComponentSerializer.Meta.fields,
+            "completed_date",
+            "ordered_date",
+            "facility",
+        ]
+
+
 class ComponentBulkSerializer(serializers.Serializer):
     """The envelope; each row is validated on its own so that bad rows can be reported."""
 
@@ -367,12 +384,16 @@ def _flat_errors(errors, prefix: str = "") -> dict[str, list[str]]:
 
 
 @record_viewset_schema
+@extend_schema_view(
+    patient_all=extend_schema(responses=LabTestComponentWithDatesSerializer(many=True))
+)
 @extend_schema(tags=["lab-test-components"])
-class LabTestComponentViewSet(PatientOwnedViewSet):
+class LabTestComponentViewSet(PatientComponentsMixin, PatientOwnedViewSet):
     """Components are listed per lab result; their patient is the lab result's patient."""
 
     queryset = LabTestComponent.objects.select_related("lab_result")
     serializer_class = LabTestComponentSerializer
+    all_serializer_class = LabTestComponentWithDatesSerializer
     filterset_class = LabTestComponentFilterSet
     default_limit = 100
     max_limit = 1000
