@@ -31,6 +31,7 @@ from records.api.summaries import (
     PRACTITIONER_JOIN,
     PractitionerSummarySerializer,
 )
+from records.api.vitals_import import VitalsImportMixin
 from records.models import MEASURES, Vitals, VitalsGlucoseContext, VitalsTrend, VitalType
 
 # The contract's limits: /vitals/patient/{id} and /date-range return up to 10 000 readings,
@@ -378,7 +379,7 @@ PATIENT_PATH = r"patient/(?P<patient_id>[0-9]+)"
 
 @record_viewset_schema
 @extend_schema(tags=["vitals"])
-class VitalsViewSet(PatientOwnedViewSet):
+class VitalsViewSet(VitalsImportMixin, PatientOwnedViewSet):
     queryset = Vitals.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = VitalsSerializer
     filterset_class = VitalsFilterSet
