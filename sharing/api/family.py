@@ -128,6 +128,32 @@ class SharedFamilyMemberSerializer(FamilyMemberHistorySerializer):
         return ReceivedShareSerializer(member.received_share).data
 
 
+class ShareDetailsSerializer(serializers.ModelSerializer):
+    shared_by = UserBriefSerializer(read_only=True)
+    shared_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = FamilyHistoryShare
+        fields = ["id", "shared_by", "shared_at", "sharing_note", "permission_level"]
+        read_only_fields = fields
+
+
+class SharedFamilyHistorySerializer(serializers.ModelSerializer):
+    """A share received, as the web app reads it: {family_member, share_details}."""
+
+    family_member = FamilyMemberHistorySerializer(read_only=True)
+    share_details = ShareDetailsSerializer(source="*", read_only=True)
+
+    class Meta:
+        model = FamilyHistoryShare
+        fields = ["family_member", "share_details"]
+        read_only_fields = fields
+
+
+class SharedWithMeSerializer(serializers.Serializer):
+    shared_family_history = SharedFamilyHistorySerializer(many=True)
+
+
 class GivenShareSerializer(serializers.ModelSerializer):
     """A share as the member's owner sees it."""
 
@@ -183,6 +209,12 @@ class MineSerializer(serializers.Serializer):
     shared_family_members = SharedFamilyMemberSerializer(many=True)
     total_owned = serializers.IntegerField()
     total_shared = serializers.IntegerField()
+    owned_family_history = FamilyMemberHistorySerializer(
+        many=True, help_text="The web app's name for owned_family_members."
+    )
+    shared_family_history = SharedFamilyHistorySerializer(
+        many=True, help_text="The shared members as shared-with-me answers them."
+    )
 
 
 class FamilyShareSentSerializer(MessageSerializer):
@@ -322,10 +354,10 @@ class FamilyBulkInviteSerializer(serializers.Serializer):
 # --- views --------------------------------------------------------------------------------
 
 
-def _shared_members(user) -> list[FamilyMember]:
-    """Members shared with the user, each carrying the share that reached them."""
+def _shared_members(shares) -> list[FamilyMember]:
+    """The members of shares received, each carrying the share that reached it."""
     members = []
-    for share in service.shares_with(user):
+    for share in shares:
         member = share.family_member
         member.received_share = share
         members.append(member)
@@ -339,13 +371,17 @@ class MineView(ApiView):
     def get(self, request):
         """Every family member you can read: your own and those shared with you."""
         owned = FamilyMemberHistorySerializer(service.owned_members(request.user), many=True).data
-        shared = SharedFamilyMemberSerializer(_shared_members(request.user), many=True).data
+        shares = list(service.shares_with(request.user))
+        shared = SharedFamilyMemberSerializer(_shared_members(shares), many=True).data
         return Response(
             {
                 "owned_family_members": owned,
                 "shared_family_members": shared,
                 "total_owned": len(owned),
                 "total_shared": len(shared),
+                # The same lists under the web app's names and shapes.
+                "owned_family_history": owned,
+                "shared_family_history": SharedFamilyHistorySerializer(shares, many=True).data,
             }
         )
 
@@ -369,14 +405,18 @@ class SharedWithMeView(ApiView):
 
     @extend_schema(
         tags=TAGS,
-        responses=SharedFamilyMemberSerializer(many=True),
+        responses=SharedWithMeSerializer,
         operation_id="family_history_shared_with_me",
     )
     def get(self, request):
-        """Family members others share with you, with their conditions and who shared them.
-        You can read them only."""
-        members = _shared_members(request.user)
-        return Response(SharedFamilyMemberSerializer(members, many=True).data)
+        """Family members others share with you, with their conditions and who shared them,
+        as {shared_family_history: [{family_member, share_details}]}. You can read them only."""
+        # An object, not the spec's bare array: the web app reads `shared_family_history` and
+        # takes an array for "nothing shared"; one answer cannot be both, so the app's wins.
+        shares = service.shares_with(request.user)
+        return Response(
+            {"shared_family_history": SharedFamilyHistorySerializer(shares, many=True).data}
+        )
 
 
 class SharedByMeView(ApiView):

@@ -192,7 +192,7 @@ class UserBriefSerializer(serializers.Serializer):
         return user.full_name or user.username
 
 
-class PatientBriefSerializer(serializers.Serializer):
+class SharedPatientSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
@@ -287,7 +287,7 @@ class ShareSerializer(serializers.ModelSerializer):
     shared_with_user_id = serializers.IntegerField(source="grantee_id", read_only=True)
     shared_by_user_id = serializers.SerializerMethodField()
     permission_level = serializers.CharField(source="level", read_only=True)
-    patient = PatientBriefSerializer(read_only=True)
+    patient = SharedPatientSerializer(read_only=True)
     shared_with = UserBriefSerializer(source="grantee", read_only=True)
     shared_by = serializers.SerializerMethodField()
     # The names the web app reads (the reference's shapes): the owner's list reads the
@@ -350,6 +350,8 @@ class InviteSentSerializer(MessageSerializer):
 class BulkResultSerializer(serializers.Serializer):
     successful_invites = serializers.IntegerField()
     failed_invites = serializers.IntegerField()
+    total_sent = serializers.IntegerField(help_text="Same as successful_invites.")
+    total_failed = serializers.IntegerField(help_text="Same as failed_invites.")
     results = serializers.ListField(child=serializers.DictField())
 
 

@@ -52,7 +52,8 @@ def find_recipient(identifier: str):
 def invite_each(identifiers: Iterable[str], send: Callable[..., Invitation]) -> dict:
     """One invitation per recipient (`send(recipient)`), each on its own: a recipient who
     cannot be invited (unknown, already shared …) is reported and the others still go out.
-    Returns {successful_invites, failed_invites, results}."""
+    Returns {successful_invites, failed_invites, results} and the same counts as
+    {total_sent, total_failed} (the web app's names)."""
     results = []
     for identifier in identifiers:
         try:
@@ -65,7 +66,14 @@ def invite_each(identifiers: Iterable[str], send: Callable[..., Invitation]) -> 
                 {"recipient": identifier, "success": True, "invitation_id": invitation.pk}
             )
     ok = sum(1 for result in results if result["success"])
-    return {"successful_invites": ok, "failed_invites": len(results) - ok, "results": results}
+    failed = len(results) - ok
+    return {
+        "successful_invites": ok,
+        "failed_invites": failed,
+        "total_sent": ok,
+        "total_failed": failed,
+        "results": results,
+    }
 
 
 def invitation_expiry(expires_hours: int | None) -> datetime:

@@ -386,7 +386,7 @@ class TestRevokeAndLeave:
         assert FamilyHistoryShare.objects.count() == 1  # kept, inactive
         assert Invitation.objects.get(pk=invitation_id).status == InvitationStatus.REVOKED
         assert bob_api.get(f"{BASE}/{dad.pk}/details").status_code == 404
-        assert bob_api.get(f"{BASE}/shared-with-me").json() == []
+        assert bob_api.get(f"{BASE}/shared-with-me").json() == {"shared_family_history": []}
         assert alice_api.delete(f"{BASE}/{dad.pk}/shares/{bob.pk}").status_code == 404
 
     def test_nobody_else_revokes(self, alice_api, bob_api, client_for, bob, carol, mallory, dad):
@@ -469,10 +469,12 @@ class TestLists:
         )
         FamilyHistoryShareFactory(family_member=mum, shared_with=bob, is_active=False)
         FamilyHistoryShareFactory(shared_with=PatientFactory().owner)  # someone else's
-        [item] = bob_api.get(f"{BASE}/shared-with-me").json()
+        # The web app's shape (the spec's is a bare array): {family_member, share_details}.
+        [entry] = bob_api.get(f"{BASE}/shared-with-me").json()["shared_family_history"]
+        item, share = entry["family_member"], entry["share_details"]
         assert item["id"] == dad.pk and item["name"] == "Dad"
+        assert {"relationship", "birth_year"} <= set(item)
         assert len(item["family_conditions"]) == 2
-        share = item["share"]
         assert share["shared_by"]["id"] == alice.pk
         assert {"id", "username", "name", "email"} <= set(share["shared_by"])
         assert share["shared_by"]["name"] == "Alice Owner"
@@ -483,7 +485,7 @@ class TestLists:
         FamilyHistoryShareFactory(family_member=dad, shared_with=bob)
         dad.patient.owner = carol
         dad.patient.save(update_fields=["owner"])
-        assert bob_api.get(f"{BASE}/shared-with-me").json() == []
+        assert bob_api.get(f"{BASE}/shared-with-me").json() == {"shared_family_history": []}
         assert bob_api.get(f"{BASE}/{dad.pk}/details").status_code == 404
 
     def test_the_new_owner_may_share_again_after_a_transfer(
@@ -532,6 +534,11 @@ class TestLists:
         assert [m["id"] for m in body["shared_family_members"]] == [dad.pk]
         assert body["shared_family_members"][0]["share"]["shared_by"]["username"] == "alice"
         assert (body["total_owned"], body["total_shared"]) == (1, 1)
+        # The same lists under the web app's names.
+        assert [m["id"] for m in body["owned_family_history"]] == [bobs_uncle.pk]
+        [shared] = body["shared_family_history"]
+        assert shared["family_member"]["id"] == dad.pk
+        assert shared["share_details"]["shared_by"]["username"] == "alice"
         mine = alice_api.get(f"{BASE}/mine").json()
         assert (mine["total_owned"], mine["total_shared"]) == (2, 0)
 
@@ -543,8 +550,11 @@ class TestLists:
             "shared_family_members": [],
             "total_owned": 0,
             "total_shared": 0,
+            "owned_family_history": [],
+            "shared_family_history": [],
         }
-        for tail in ("my-own", "shared-with-me", "shared-by-me"):
+        assert api.get(f"{BASE}/shared-with-me").json() == {"shared_family_history": []}
+        for tail in ("my-own", "shared-by-me"):
             assert api.get(f"{BASE}/{tail}").json() == []
         assert api.get(f"{BASE}/{dad.pk}/details").status_code == 404
 
@@ -568,7 +578,10 @@ def test_list_queries_do_not_grow_with_rows(client_for, alice, bob, tail):
     with CaptureQueriesContext(connection) as many:
         response = api.get(f"{BASE}/{tail}")
     body = response.json()
-    rows = body["shared_family_members"] if tail == "mine" else body
+    rows = {
+        "mine": lambda: body["shared_family_members"],
+        "shared-with-me": lambda: body["shared_family_history"],
+    }.get(tail, lambda: body)()
     assert len(rows) == 20
     assert len(many) == len(few)
 
