@@ -20,7 +20,7 @@ from medikeep.middleware import client_ip
 from patients.choices import ShareLevel
 from patients.core.serializers import LenientChoiceField
 from records.models import MedicationRoute, Pharmacy
-from sharing.api.serializers import MessageSerializer
+from sharing.api.serializers import MAX_ID, MessageSerializer
 from sharing.models import PortalInvitation, PortalRequest, PortalRequestType
 from sharing.services import portal as service
 
@@ -125,49 +125,58 @@ RX_KINDS = {
 
 
 class RxRequestSerializer(serializers.Serializer):
-    """A refill ({medication_id}) or a new medication ({medication_name, dosage, frequency});
-    `request_type` (refill|new) says which, else medication_id decides."""
+    """A refill ({medication_id} or just {medication_name}) or a new medication
+    ({medication_name}); everything else is optional, since a patient asking may not know the
+    dosage or frequency. `request_type` (refill|new) says which, else medication_id decides."""
 
     request_type = serializers.CharField(required=False, help_text="refill or new.")
-    medication_id = serializers.IntegerField(min_value=1, required=False)
-    medication_name = serializers.CharField(min_length=2, max_length=100, required=False)
-    dosage = serializers.CharField(max_length=50, required=False)
-    frequency = serializers.CharField(max_length=50, required=False)
+    medication_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, allow_null=True
+    )
+    medication_name = serializers.CharField(
+        min_length=2, max_length=100, required=False, allow_null=True
+    )
+    dosage = serializers.CharField(max_length=50, required=False, allow_blank=True, allow_null=True)
+    frequency = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, allow_null=True
+    )
     route = LenientChoiceField(
         choices=MedicationRoute.choices, required=False, allow_blank=True, allow_null=True
     )
-    quantity = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    quantity = serializers.IntegerField(
+        min_value=1, max_value=10000, required=False, allow_null=True
+    )
     pharmacy_id = serializers.PrimaryKeyRelatedField(
         queryset=Pharmacy.objects.all(), required=False, allow_null=True
     )
-    notes = serializers.CharField(max_length=1000, required=False, allow_blank=True)
-
-    NEW_REQUIRED = ("medication_name", "dosage", "frequency")
+    notes = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, allow_null=True
+    )
 
     def validate(self, attrs):
         named = attrs.pop("request_type", None)
         if named is None:
-            kind = RX_KINDS["refill" if "medication_id" in attrs else "new"]
+            kind = RX_KINDS["refill" if attrs.get("medication_id") else "new"]
         elif named.strip().lower() in RX_KINDS:
             kind = RX_KINDS[named.strip().lower()]
         else:
             raise serializers.ValidationError({"request_type": ["Say refill or new."]})
-        required = ("medication_id",) if kind == PortalRequestType.RX_REFILL else self.NEW_REQUIRED
-        missing = {name: ["This field is required."] for name in required if not attrs.get(name)}
-        if missing:
-            raise serializers.ValidationError(missing)
+        if not attrs.get("medication_name") and not (
+            kind == PortalRequestType.RX_REFILL and attrs.get("medication_id")
+        ):
+            raise serializers.ValidationError({"medication_name": ["This field is required."]})
         pharmacy = attrs.pop("pharmacy_id", None)
         payload = {
             "pharmacy_id": pharmacy.pk if pharmacy else None,
             "quantity": attrs.get("quantity"),
-            "notes": attrs.get("notes", ""),
+            "notes": attrs.get("notes") or "",
+            "medication_name": attrs.get("medication_name") or "",
+            "dosage": attrs.get("dosage") or "",
         }
         if kind == PortalRequestType.RX_REFILL:
-            payload["medication_id"] = attrs["medication_id"]
+            payload["medication_id"] = attrs.get("medication_id")
         else:
-            payload.update(
-                {name: attrs[name] for name in self.NEW_REQUIRED}, route=attrs.get("route") or ""
-            )
+            payload.update(frequency=attrs.get("frequency") or "", route=attrs.get("route") or "")
         return {"request_type": kind, "payload": payload}
 
 
@@ -354,8 +363,8 @@ class RxRequestView(ApiView):
     @extend_schema(tags=TAGS, request=RxRequestSerializer, responses={201: PortalRequestSerializer})
     def post(self, request, patient_id: int):
         """Asks the patient's managers for a refill of one of the patient's medications
-        ({medication_id}) or for a new medication ({medication_name, dosage, frequency}).
-        Any access level may ask."""
+        ({medication_id}, or its {medication_name}) or for a new medication
+        ({medication_name}; dosage, frequency and the rest optional). Any access level may ask."""
         serializer = RxRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         filed = service.portal_request_submit(

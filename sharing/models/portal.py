@@ -109,7 +109,9 @@ class PortalInvitation(models.Model):
 # What each request type's payload must name (the API validates the rest of the shape).
 REQUIRED_PAYLOAD_KEYS = {
     PortalRequestType.QUESTIONNAIRE: ("title", "answers"),
-    PortalRequestType.RX_REFILL: ("medication_id",),
+    # A refill names the medication (by id, the name is then copied in, or by name alone: a
+    # patient asking for a refill may not know more).
+    PortalRequestType.RX_REFILL: ("medication_name",),
     PortalRequestType.RX_NEW: ("medication_name",),
 }
 

@@ -212,10 +212,11 @@ def portal_accept(*, token: str, user) -> PortalInvitation:
 
 def portal_request_submit(*, user, patient_id, request_type: str, payload: dict) -> PortalRequest:
     """Files a request for the patient's managers; anyone who can see the patient may.
-    A refill names one of the patient's medications that the user can see (422 otherwise)."""
+    A refill by medication_id names one of the patient's medications that the user can see
+    (422 otherwise); a refill by name alone is filed as named, for the managers to match."""
     patient_id = require_patient_access(user, patient_id, Level.VIEW)
     medication = None
-    if request_type == PortalRequestType.RX_REFILL:
+    if request_type == PortalRequestType.RX_REFILL and payload.get("medication_id"):
         medication = (
             Medication.objects.visible_to(user)
             .filter(patient_id=patient_id, pk=payload["medication_id"])
@@ -326,7 +327,11 @@ def portal_request_accept(
         _open_or_refuse(item)
         if item.request_type == PortalRequestType.RX_NEW:
             item.medication = _create_medication(item, user, ip_address)
-        elif item.request_type == PortalRequestType.RX_REFILL and item.medication_id is None:
+        elif (
+            item.request_type == PortalRequestType.RX_REFILL
+            and item.payload.get("medication_id")
+            and item.medication_id is None
+        ):
             raise BusinessRuleError("The medication of this refill no longer exists; dismiss it.")
         _resolve(item, user, PortalRequestStatus.ACCEPTED, note)
     return item

@@ -125,6 +125,41 @@ class TestRxRequests:
         assert got["payload"]["medication_name"] == "Amoxicillin"
         assert not Medication.objects.exists()
 
+    @pytest.mark.parametrize("kind", ["new", "refill"])
+    def test_only_the_medication_name_is_needed(self, bob_api, shared_patient, kind):
+        # A patient asking may not know the dosage or frequency; the app-style nulls are fine.
+        body = {
+            "request_type": kind,
+            "medication_name": "Amoxicillin",
+            "dosage": None,
+            "frequency": "",
+            "quantity": None,
+            "notes": None,
+        }
+        response = bob_api.post(url(shared_patient, "rxs"), body, format="json")
+        assert response.status_code == 201, response.content
+        got = response.json()
+        assert got["request_type"] == f"rx_{kind}" and got["medication_id"] is None
+        assert got["payload"]["medication_name"] == "Amoxicillin"
+        assert got["payload"]["dosage"] == ""
+
+    def test_accepting_name_only_requests(self, alice_api, bob_api, shared_patient):
+        for kind in ("new", "refill"):
+            body = {"request_type": kind, "medication_name": "Amoxicillin"}
+            filed = bob_api.post(url(shared_patient, "rxs"), body, format="json").json()
+            accepted = alice_api.post(
+                queue_url(shared_patient, filed["id"], "accept"), format="json"
+            )
+            assert accepted.status_code == 200, accepted.content
+            assert accepted.json()["status"] == "accepted"
+        # The new-medication request created the medication; the refill created nothing.
+        [created] = Medication.objects.filter(patient=shared_patient)
+        assert (created.medication_name, created.dosage, created.frequency) == (
+            "Amoxicillin",
+            "",
+            "",
+        )
+
     def test_another_patients_medication_is_a_422(self, alice_api, alice, patient):
         elsewhere = MedicationFactory(patient=PatientFactory(owner=alice))
         stranger = MedicationFactory()
@@ -139,10 +174,9 @@ class TestRxRequests:
     @pytest.mark.parametrize(
         ("body", "field"),
         [
-            ({"request_type": "refill"}, "medication_id"),
+            ({"request_type": "refill"}, "medication_name"),
             ({"request_type": "new", "dosage": "1", "frequency": "daily"}, "medication_name"),
-            ({"medication_name": "Aspirin", "frequency": "daily"}, "dosage"),
-            ({"medication_name": "Aspirin", "dosage": "1"}, "frequency"),
+            ({"medication_name": None, "medication_id": None}, "medication_name"),
             (
                 {"medication_name": "Aspirin", "dosage": "1", "frequency": "d", "route": "x"},
                 "route",
