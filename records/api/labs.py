@@ -27,6 +27,7 @@ from patients.core.serializers import (
 )
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.api.encounters import EncounterSummarySerializer
+from records.api.lab_ocr import LabPdfMixin
 from records.api.lab_trends import PatientComponentsMixin
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
@@ -145,7 +146,7 @@ class LabResultFilterSet(TaggedFilterSet):
 
 @record_viewset_schema
 @extend_schema(tags=["lab-results"])
-class LabResultViewSet(PatientOwnedViewSet):
+class LabResultViewSet(LabPdfMixin, PatientOwnedViewSet):
     queryset = LabResult.objects.select_related(PRACTITIONER_JOIN)
     serializer_class = LabResultSerializer
     filterset_class = LabResultFilterSet
