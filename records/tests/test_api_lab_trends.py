@@ -68,7 +68,8 @@ class TestAll:
             glucose(patient, dt.date(2025, 2, 1 + day), 90)
         with CaptureQueriesContext(connection) as many:
             assert len(alice_api.get(all_url(patient)).json()) == 20
-        assert len(many) == len(few)
+        # The user, the access check, the components joined with their lab results.
+        assert len(many) == len(few) == 3
 
     def test_more_than_a_default_page(self, alice_api, patient):
         lab = LabResultFactory(patient=patient)
@@ -121,6 +122,14 @@ class TestTrends:
         assert stats["trend_direction"] == "increasing"
         assert (stats["normal_count"], stats["abnormal_count"]) == (1, 3)
         assert stats["time_in_range_percent"] == 25.0
+
+    def test_three_queries_whatever_the_history(self, alice_api, patient):
+        for day in range(1, 21):
+            glucose(patient, dt.date(2025, 2, day), 90 + day)
+        with CaptureQueriesContext(connection) as queries:
+            got = alice_api.get(trends_url(patient), {"test_name": "Glucose"}).json()
+        assert got["statistics"]["count"] == 20
+        assert len(queries) == 3  # the user, the access check, the points with lab results
 
     def test_filters_and_limit(self, alice_api, patient):
         for day in range(1, 8):
