@@ -7,9 +7,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from medikeep.api.parsers import SafeFormParser, SafeMultiPartParser
 from medikeep.api.views import ApiView
 from patients import photos, services
 from patients.access import Level, is_owner, require_patient_access
@@ -30,7 +30,7 @@ def _photo_of(patient_id: int) -> PatientPhoto:
 
 
 class PatientPhotoView(ApiView):
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [SafeMultiPartParser, SafeFormParser]
 
     def get_throttles(self):
         # Uploads count against the upload budget; looking at photos does not.
