@@ -66,6 +66,8 @@ class LinkFamily:
     # Further joins the serializer shows ("child__practitioner", "specific_pharmacy"), so a
     # list costs the same number of queries whatever its length.
     select_related: tuple[str, ...] = ()
+    # The status of a new link: 201, or 200 where the contract says so.
+    create_status: int = status.HTTP_201_CREATED
 
     def related(self, side: str):
         return self.model._meta.get_field(side).related_model
@@ -208,7 +210,7 @@ class LinkViewSet(ApiViewSet):
         data = dict(serializer.validated_data)
         child = self._children([data.pop(f"{self.family.child}_id")], parent).popitem()[1]
         link = self._save_links(parent, [child], data, skip_existing=False)[0]
-        return Response(self.get_serializer(link).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(link).data, status=self.family.create_status)
 
     def bulk(self, request, *args, **kwargs):
         parent = self.parent_record(Level.EDIT)
@@ -332,7 +334,7 @@ def link_urlpatterns(
     )
     viewset = extend_schema_view(
         list=extend_schema(tags=[tag]),
-        create=extend_schema(tags=[tag]),
+        create=extend_schema(tags=[tag], responses={family.create_status: link_serializer}),
         update=extend_schema(tags=[tag]),
         destroy=extend_schema(tags=[tag], responses=LinkMessageSerializer),
     )(viewset)

@@ -15,7 +15,7 @@ from rest_framework.settings import api_settings
 
 from medikeep.api.exceptions import BusinessRuleError
 from patients.access import Level, require_patient_access
-from patients.models import PatientOwnedModel
+from patients.models import Patient, PatientOwnedModel
 
 BASE_FIELDS = ["id", "patient_id"]
 TIMESTAMP_FIELDS = ["created_at", "updated_at"]
@@ -53,7 +53,7 @@ def tags_field():
 
 class LenientModelSerializer(serializers.ModelSerializer):
     # Reads input as the reference's clients send it: choices in any case or spelling of
-    # "-", "_" and spaces, and null for an empty optional text or choice. Every
+    # "-", "_" and spaces, and null or "" for an empty optional field (prepare_input). Every
     # `<relation>_id` in Meta.fields is the relation's writable id (422 for an unknown one).
     # (A comment, not a docstring: the schema would show a docstring on every subclass.)
 
@@ -77,16 +77,56 @@ class LenientModelSerializer(serializers.ModelSerializer):
 
     def to_internal_value(self, data):
         if isinstance(data, dict) and not isinstance(data, QueryDict):
-            data = dict(data)
-            for name, field in self.fields.items():
-                if (
-                    data.get(name, "") is None
-                    and not field.read_only
-                    and getattr(field, "allow_blank", False)
-                    and not field.allow_null
-                ):
-                    data[name] = ""
+            data = self.prepare_input(dict(data))
         return super().to_internal_value(data)
+
+    def prepare_input(self, data: dict) -> dict:
+        """Reads the empty values clients send for fields they leave empty (§1.7 of the web
+        client document): null for text means "" (or "not given" when the field takes no
+        blank), "" for a date, number, choice or id means null (or "not given"). A required
+        field keeps the value, so its error stays "required"."""
+        for name, field in self.fields.items():
+            if name not in data or field.read_only:
+                continue
+            value = data[name]
+            if value is None and not field.allow_null:
+                if getattr(field, "allow_blank", False):
+                    data[name] = ""
+                elif not field.required:
+                    del data[name]
+            elif is_blank(value) and not isinstance(field, TEXT_FIELDS):
+                if getattr(field, "allow_blank", False):
+                    continue
+                if field.allow_null:
+                    data[name] = None
+                elif not field.required:
+                    del data[name]
+        return data
+
+
+# Fields whose "" is a value of its own (text); for every other field "" means "no value".
+TEXT_FIELDS = (serializers.CharField,)
+
+
+def is_blank(value) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+def is_empty(value) -> bool:
+    return value is None or is_blank(value)
+
+
+def alias_field(field: serializers.Field, canonical: str) -> serializers.Field:
+    """A second name of `field`: the same type, limits and validators, reading and writing
+    the canonical field's attribute."""
+    kwargs = {
+        **field._kwargs,
+        "source": field._kwargs.get("source") or canonical,
+        "help_text": f"Another name of {canonical}.",
+    }
+    if not kwargs.get("read_only"):
+        kwargs["required"] = False
+    return type(field)(*field._args, **kwargs)
 
 
 class PatientOwnedSerializer(LenientModelSerializer):
@@ -100,21 +140,29 @@ class PatientOwnedSerializer(LenientModelSerializer):
 
     patient_id = serializers.IntegerField(required=False)
 
-    # {alias: canonical}: a second name the reference's clients use for a field. Declare the
-    # alias as a field with source=<canonical>; both are accepted and returned, and sending
-    # both with different values is a 422.
+    # {alias: canonical}: a second name the reference's clients use for a field. The base
+    # builds the alias from the canonical field (same type and limits, source=canonical), so
+    # it is declared only here: both names are accepted and returned, sending both with
+    # different values is a 422, and a canonical field the model requires is required on
+    # create under either name.
     field_aliases: dict[str, str] = {}
     # Canonical names a create must give (under either name).
     required_on_create: tuple[str, ...] = ()
 
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            for alias, canonical in self.field_aliases.items():
-                if alias in data and canonical in data and data[alias] != data[canonical]:
-                    raise serializers.ValidationError(
-                        {alias: [f"{alias} and {canonical} name the same field; send one value."]}
-                    )
-        return super().to_internal_value(data)
+    def prepare_input(self, data: dict) -> dict:
+        data = super().prepare_input(data)
+        for alias, canonical in self.field_aliases.items():
+            if alias not in data or canonical not in data:
+                continue
+            if is_empty(data[alias]) and not is_empty(data[canonical]):
+                del data[alias]  # the other name carries the value
+            elif is_empty(data[canonical]) and not is_empty(data[alias]):
+                del data[canonical]
+            elif data[alias] != data[canonical]:
+                raise serializers.ValidationError(
+                    {alias: [f"{alias} and {canonical} name the same field; send one value."]}
+                )
+        return data
 
     def get_fields(self):
         fields = super().get_fields()
@@ -127,15 +175,35 @@ class PatientOwnedSerializer(LenientModelSerializer):
                 and issubclass(queryset.model, PatientOwnedModel)
             ):
                 field.queryset = queryset.model.objects.visible_to(request.user)
-        return fields
+        return self._with_aliases(fields)
+
+    def _with_aliases(self, fields):
+        if not self.field_aliases:
+            return fields
+        self._required_by_alias = []
+        aliases = {}
+        for alias, canonical in self.field_aliases.items():
+            field = fields[canonical]
+            if field.required:  # it may now come under the alias: checked in validate()
+                field.required = False
+                field.help_text = field.help_text or f"Required on create (or give {alias})."
+                self._required_by_alias.append(canonical)
+            aliases.setdefault(canonical, []).append((alias, alias_field(field, canonical)))
+        ordered = {}
+        for name, field in fields.items():
+            ordered[name] = field
+            ordered.update(aliases.get(name, ()))
+        return ordered
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if self.instance is None:
+            required = (*self.required_on_create, *getattr(self, "_required_by_alias", ()))
             missing = {
                 name: ["This field is required."]
-                for name in self.required_on_create
-                if attrs.get(name) in (None, "")
+                for name in dict.fromkeys(required)
+                if attrs.get(self.fields[name].source if name in self.fields else name)
+                in (None, "")
             }
             if missing:
                 raise serializers.ValidationError(missing)
@@ -191,6 +259,17 @@ def clean_through_model(model, instance, attrs: dict, *, exclude=(), uniqueness=
         raise serializers.ValidationError(detail) from exc
     # clean() may normalise values (tags, codes, names): keep what the model made of them.
     return {name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()}
+
+
+class PatientBriefSerializer(serializers.ModelSerializer):
+    """The patient a record belongs to, as records show it."""
+
+    name = serializers.CharField(source="full_name", read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = ["id", "name"]
+        read_only_fields = fields
 
 
 def model_snapshot(instance: models.Model) -> dict:

@@ -19,7 +19,6 @@ from patients.core.serializers import (
     tags_field,
 )
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
-from patients.models import validate_past_date
 from records.api.summaries import MedicationSummarySerializer
 from records.models import CRITICAL_SEVERITIES, Allergy, AllergyStatus
 
@@ -32,16 +31,6 @@ class AllergySerializer(PatientOwnedSerializer):
     # The contract's example sends the onset as "diagnosed_date".
     field_aliases = {"diagnosed_date": "onset_date"}
 
-    onset_date = serializers.DateField(
-        required=False, allow_null=True, validators=[validate_past_date]
-    )
-    diagnosed_date = serializers.DateField(
-        source="onset_date",
-        required=False,
-        allow_null=True,
-        validators=[validate_past_date],
-        help_text="Another name of onset_date.",
-    )
     tags = tags_field()
     medication = MedicationSummarySerializer(read_only=True)
 
@@ -53,7 +42,6 @@ class AllergySerializer(PatientOwnedSerializer):
             "severity",
             "reaction",
             "onset_date",
-            "diagnosed_date",
             "status",
             "notes",
             "tags",

@@ -1,6 +1,7 @@
 """Conditions and their medication links."""
 
 import django_filters
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -8,7 +9,12 @@ from rest_framework.response import Response
 
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
-from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
+from patients.core.serializers import (
+    BASE_FIELDS,
+    TIMESTAMP_FIELDS,
+    PatientBriefSerializer,
+    PatientOwnedSerializer,
+)
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
@@ -17,16 +23,29 @@ from records.api.summaries import (
     MedicationSummarySerializer,
     PractitionerSummarySerializer,
 )
-from records.models import Condition, ConditionMedication
+from records.models import Condition, ConditionMedication, Treatment
+
+
+class ConditionTreatmentSerializer(serializers.ModelSerializer):
+    """A treatment of the condition, as the condition shows it."""
+
+    name = serializers.CharField(source="treatment_name", read_only=True)
+
+    class Meta:
+        model = Treatment
+        fields = ["id", "name", "status"]
+        read_only_fields = fields
 
 
 class ConditionSerializer(PatientOwnedSerializer):
     practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
-    # The reference names the field "diagnosis"; both are accepted and returned.
-    condition_name = serializers.CharField(max_length=500, min_length=2, required=False)
-    diagnosis = serializers.CharField(
-        source="condition_name", max_length=500, min_length=2, required=False
+    patient = PatientBriefSerializer(read_only=True)
+    treatments = ConditionTreatmentSerializer(
+        many=True, read_only=True, help_text="The treatments of this condition."
     )
+    # The reference (and its web app) names the field "diagnosis".
+    field_aliases = {"diagnosis": "condition_name"}
+
     tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
 
     class Meta:
@@ -34,7 +53,6 @@ class ConditionSerializer(PatientOwnedSerializer):
         fields = [
             *BASE_FIELDS,
             "condition_name",
-            "diagnosis",
             "status",
             "severity",
             "diagnosed_date",
@@ -46,19 +64,19 @@ class ConditionSerializer(PatientOwnedSerializer):
             "notes",
             "tags",
             *PRACTITIONER_FIELDS,
+            "patient",
+            "treatments",
             *TIMESTAMP_FIELDS,
         ]
 
-    def validate(self, attrs):
-        if self.instance is None and not attrs.get("condition_name"):
-            raise serializers.ValidationError({"condition_name": ["This field is required."]})
-        return super().validate(attrs)
-
 
 class ConditionDropdownSerializer(serializers.ModelSerializer):
+    # The contract lists condition_name; the web app builds its labels from diagnosis.
+    diagnosis = serializers.CharField(source="condition_name", read_only=True)
+
     class Meta:
         model = Condition
-        fields = ["id", "condition_name", "status", "severity"]
+        fields = ["id", "condition_name", "diagnosis", "status", "severity"]
 
 
 class ConditionFilterSet(TaggedFilterSet):
@@ -79,7 +97,9 @@ class ConditionFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["conditions"])
 class ConditionViewSet(PatientOwnedViewSet):
-    queryset = Condition.objects.select_related(PRACTITIONER_JOIN)
+    queryset = Condition.objects.select_related("patient", PRACTITIONER_JOIN).prefetch_related(
+        Prefetch("treatments", queryset=Treatment.objects.order_by("id"))
+    )
     serializer_class = ConditionSerializer
     filterset_class = ConditionFilterSet
     delete_status = 200

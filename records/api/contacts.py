@@ -40,21 +40,6 @@ class CodeChoiceField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
-def _blank_nulls(data, text_fields, date_fields=()):
-    """Clients of the reference send null (or "" for dates) for optional fields they leave
-    empty; store them as the model's empty value instead of refusing them."""
-    if not hasattr(data, "items"):
-        return data
-    data = data.copy()
-    for name in text_fields:
-        if name in data and data[name] is None:
-            data[name] = ""
-    for name in date_fields:
-        if name in data and data[name] == "":
-            data[name] = None
-    return data
-
-
 def change_fields(view, instance, fields: dict) -> Response:
     """An update of `fields` through the view's serializer and perform_update: the same
     validation, transaction, primary demotion and activity log as a PUT."""
@@ -100,10 +85,9 @@ RANK_AS_TYPE = {"primary": True, "secondary": False}
 
 
 class InsuranceSerializer(PatientOwnedSerializer):
-    # The contract names the insurer provider_name, the reference company_name: both are
-    # accepted and returned.
-    company_name = serializers.CharField(max_length=255, required=False)
-    provider_name = serializers.CharField(source="company_name", max_length=255, required=False)
+    # The contract names the insurer provider_name, the reference company_name.
+    field_aliases = {"provider_name": "company_name"}
+
     insurance_type = CodeChoiceField(choices=InsuranceType.choices)
     status = CodeChoiceField(choices=InsuranceStatus.choices, required=False)
     relationship_to_holder = CodeChoiceField(
@@ -112,25 +96,12 @@ class InsuranceSerializer(PatientOwnedSerializer):
     coverage_details = serializers.DictField(required=False, allow_null=True)
     contact_info = serializers.DictField(required=False, allow_null=True)
 
-    TEXT_FIELDS = (
-        "employer_group",
-        "member_name",
-        "member_id",
-        "group_number",
-        "policy_number",
-        "plan_name",
-        "policy_holder_name",
-        "relationship_to_holder",
-        "notes",
-    )
-
     class Meta:
         model = Insurance
         fields = [
             *BASE_FIELDS,
             "insurance_type",
             "company_name",
-            "provider_name",
             "employer_group",
             "member_name",
             "member_id",
@@ -150,21 +121,12 @@ class InsuranceSerializer(PatientOwnedSerializer):
         ]
 
     def to_internal_value(self, data):
-        data = _blank_nulls(data, self.TEXT_FIELDS, ("expiration_date",))
         rank = data.get("insurance_type") if hasattr(data, "get") else None
         if isinstance(rank, str) and rank.strip().lower() in RANK_AS_TYPE:
             data = data.copy()
             data["insurance_type"] = InsuranceType.MEDICAL
             data.setdefault("is_primary", RANK_AS_TYPE[rank.strip().lower()])
         return super().to_internal_value(data)
-
-    def validate(self, attrs):
-        # Required on create under either name (PUT applies only the fields sent).
-        if self.instance is None and not attrs.get("company_name"):
-            raise serializers.ValidationError(
-                {"company_name": ["This field is required (or give provider_name)."]}
-            )
-        return super().validate(attrs)
 
 
 class InsuranceStatusSerializer(serializers.Serializer):
@@ -276,8 +238,6 @@ class InsuranceViewSet(LogsPrimaryDemotions):
 class EmergencyContactSerializer(PatientOwnedSerializer):
     relationship = CodeChoiceField(choices=EmergencyContactRelationship.choices)
 
-    TEXT_FIELDS = ("secondary_phone", "email", "address", "notes")
-
     class Meta:
         model = EmergencyContact
         fields = [
@@ -293,9 +253,6 @@ class EmergencyContactSerializer(PatientOwnedSerializer):
             "notes",
             *TIMESTAMP_FIELDS,
         ]
-
-    def to_internal_value(self, data):
-        return super().to_internal_value(_blank_nulls(data, self.TEXT_FIELDS))
 
 
 class EmergencyContactFilterSet(PatientOwnedFilterSet):

@@ -329,6 +329,13 @@ class PracticeViewSet(DirectoryBase):
     filterset_class = PracticeFilterSet
     conflict_message = "A practice with this name already exists."
 
+    @extend_schema(responses={200: PracticeSerializer})
+    def create(self, request, *args, **kwargs):
+        """Adds a practice; the contract answers 200 (not 201) with the new row."""
+        response = super().create(request, *args, **kwargs)
+        response.status_code = status.HTTP_200_OK
+        return response
+
     @extend_schema(responses=PracticeSummarySerializer(many=True), filters=False)
     @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
     def summary(self, request):

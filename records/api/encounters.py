@@ -10,7 +10,6 @@ from rest_framework import serializers
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
-from patients.models import validate_past_date
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
     PRACTITIONER_JOIN,
@@ -25,16 +24,10 @@ MAX_ID = 2**62
 class EncounterSerializer(PatientOwnedSerializer):
     practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The contract's example says encounter_type / encounter_date; the reference and the UI
-    # say visit_type / date. Both spellings are accepted and returned.
+    # say visit_type / date.
+    field_aliases = {"encounter_date": "date", "encounter_type": "visit_type"}
+
     reason = serializers.CharField(max_length=200, min_length=2, required=False)
-    date = serializers.DateField(required=False, validators=[validate_past_date])
-    encounter_date = serializers.DateField(
-        source="date", required=False, validators=[validate_past_date]
-    )
-    visit_type = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    encounter_type = serializers.CharField(
-        source="visit_type", max_length=100, required=False, allow_blank=True
-    )
     tags = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=100
     )
@@ -45,9 +38,7 @@ class EncounterSerializer(PatientOwnedSerializer):
             *BASE_FIELDS,
             "reason",
             "date",
-            "encounter_date",
             "visit_type",
-            "encounter_type",
             "chief_complaint",
             "diagnosis",
             "treatment_plan",

@@ -50,12 +50,6 @@ class ImmunizationSerializer(PatientOwnedSerializer):
         help_text="When the dose was given (not in the future). Required on create, under "
         "this name or administration_date.",
     )
-    administration_date = serializers.DateField(
-        source="date_administered",
-        required=False,
-        validators=[validate_past_date],
-        help_text="Another name of date_administered.",
-    )
     tags = tags_field()
     standardized_vaccine_id = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="The linked vaccine catalogue entry."
@@ -76,7 +70,6 @@ class ImmunizationSerializer(PatientOwnedSerializer):
             "vaccine_name",
             "vaccine_trade_name",
             "date_administered",
-            "administration_date",
             "dose_number",
             "lot_number",
             "ndc_number",

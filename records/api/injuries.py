@@ -18,7 +18,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from medikeep.api.exceptions import BusinessRuleError, ConflictError
+from medikeep.api.exceptions import BusinessRuleError
 from medikeep.api.serializers import MessageSerializer
 from medikeep.api.views import ApiViewSet
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
@@ -68,15 +68,16 @@ class InjuryTypeSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "is_system", "created_at", "updated_at"]
 
     def validate_name(self, value):
+        # The contract answers a taken name with 400 (not the directory's 409).
         if InjuryType.objects.filter(name__iexact=value).exists():
-            raise ConflictError(f'An injury type named "{value}" already exists.')
+            raise BusinessRuleError(f'An injury type named "{value}" already exists.')
         return value
 
     def validate_description(self, value):
         return value or ""
 
     def validate(self, attrs):
-        # The model's rules; uniqueness was checked above (409, not 422).
+        # The model's rules; uniqueness was checked above (400, not 422).
         return clean_through_model(
             InjuryType, None, attrs, exclude=["created_by"], uniqueness=False
         )
@@ -122,7 +123,7 @@ class InjuryTypeViewSet(
             with transaction.atomic():
                 serializer.save(created_by=self.request.user, is_system=False)
         except IntegrityError as exc:  # the same name created concurrently
-            raise ConflictError("An injury type with this name already exists.") from exc
+            raise BusinessRuleError("An injury type with this name already exists.") from exc
 
     def destroy(self, request, *args, **kwargs):
         injury_type = self.get_object()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
 
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
 from patients.core.serializers import (
@@ -21,9 +20,6 @@ from records.api.summaries import (
 )
 from records.models import Procedure
 
-_CODE_LENGTH = Procedure._meta.get_field("procedure_code").max_length
-_COMPLICATIONS_LENGTH = Procedure._meta.get_field("complications").max_length
-
 
 class ProcedureSerializer(PatientOwnedSerializer):
     practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
@@ -34,36 +30,6 @@ class ProcedureSerializer(PatientOwnedSerializer):
         "code": "procedure_code",
         "procedure_complications": "complications",
     }
-    required_on_create = ("procedure_date",)
-
-    procedure_date = serializers.DateField(
-        required=False,
-        help_text="Required on create, under this name or date. Only scheduled or postponed "
-        "procedures may lie in the future (up to 10 years).",
-    )
-    date = serializers.DateField(
-        source="procedure_date", required=False, help_text="Another name of procedure_date."
-    )
-    procedure_code = serializers.CharField(
-        max_length=_CODE_LENGTH, required=False, allow_blank=True
-    )
-    code = serializers.CharField(
-        source="procedure_code",
-        max_length=_CODE_LENGTH,
-        required=False,
-        allow_blank=True,
-        help_text="Another name of procedure_code.",
-    )
-    complications = serializers.CharField(
-        max_length=_COMPLICATIONS_LENGTH, required=False, allow_blank=True
-    )
-    procedure_complications = serializers.CharField(
-        source="complications",
-        max_length=_COMPLICATIONS_LENGTH,
-        required=False,
-        allow_blank=True,
-        help_text="Another name of complications.",
-    )
     tags = tags_field()
     condition = ConditionSummarySerializer(read_only=True)
 
@@ -73,10 +39,8 @@ class ProcedureSerializer(PatientOwnedSerializer):
             *BASE_FIELDS,
             "procedure_name",
             "procedure_code",
-            "code",
             "procedure_type",
             "procedure_date",
-            "date",
             "status",
             "outcome",
             "description",
@@ -86,7 +50,6 @@ class ProcedureSerializer(PatientOwnedSerializer):
             "anesthesia_type",
             "anesthesia_notes",
             "complications",
-            "procedure_complications",
             "notes",
             "tags",
             "condition_id",
@@ -94,6 +57,12 @@ class ProcedureSerializer(PatientOwnedSerializer):
             *PRACTITIONER_FIELDS,
             *TIMESTAMP_FIELDS,
         ]
+        extra_kwargs = {
+            "procedure_date": {
+                "help_text": "Required on create, under this name or date. Only scheduled or "
+                "postponed procedures may lie in the future (up to 10 years)."
+            },
+        }
 
 
 class ProcedureFilterSet(TaggedFilterSet):

@@ -6,6 +6,7 @@ from records.models import Condition, Medication, Pharmacy, Practitioner
 
 # What a record's viewset joins so its practitioner (and pharmacy) summaries cost no query.
 PRACTITIONER_JOIN = "practitioner__specialty"
+PRACTITIONER_PRACTICE_JOIN = "practitioner__practice"
 # The Meta.fields a record with a practitioner adds: the writable id and the summary.
 PRACTITIONER_FIELDS = ("practitioner_id", "practitioner")
 
@@ -34,6 +35,16 @@ class PractitionerSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Practitioner
         fields = ["id", "name", "specialty"]
+        read_only_fields = fields
+
+
+class PractitionerWithPracticeSerializer(PractitionerSummarySerializer):
+    """A practitioner with the practice's name (join PRACTITIONER_PRACTICE_JOIN too)."""
+
+    practice = serializers.CharField(source="practice.name", read_only=True, allow_null=True)
+
+    class Meta(PractitionerSummarySerializer.Meta):
+        fields = [*PractitionerSummarySerializer.Meta.fields, "practice"]
         read_only_fields = fields
 
 

@@ -76,10 +76,6 @@ class SymptomSerializer(PatientOwnedSerializer):
     # The reference names the notes general_notes; both are accepted and returned.
     field_aliases = {"general_notes": "notes"}
 
-    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    general_notes = serializers.CharField(
-        source="notes", max_length=2000, required=False, allow_blank=True
-    )
     typical_triggers = text_list_field()
     tags = tags_field()
     occurrence_count = serializers.SerializerMethodField()
@@ -97,7 +93,6 @@ class SymptomSerializer(PatientOwnedSerializer):
             "last_occurrence_date",
             "typical_triggers",
             "notes",
-            "general_notes",
             "tags",
             "occurrence_count",
             *TIMESTAMP_FIELDS,

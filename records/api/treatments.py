@@ -24,6 +24,7 @@ from patients.core.serializers import (
     BASE_FIELDS,
     TIMESTAMP_FIELDS,
     LenientModelSerializer,
+    PatientBriefSerializer,
     PatientOwnedSerializer,
     tags_field,
 )
@@ -33,9 +34,11 @@ from records.api.labs import LabResultSummarySerializer
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
     PRACTITIONER_JOIN,
+    PRACTITIONER_PRACTICE_JOIN,
     ConditionSummarySerializer,
     PharmacySummarySerializer,
     PractitionerSummarySerializer,
+    PractitionerWithPracticeSerializer,
 )
 from records.models import (
     Condition,
@@ -57,7 +60,8 @@ MAX_ID = 2**62
 
 
 class TreatmentSerializer(PatientOwnedSerializer):
-    practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
+    practitioner = PractitionerWithPracticeSerializer(read_only=True, allow_null=True)
+    patient = PatientBriefSerializer(read_only=True)
     tags = tags_field()
     condition = ConditionSummarySerializer(read_only=True)
 
@@ -82,6 +86,7 @@ class TreatmentSerializer(PatientOwnedSerializer):
             "condition_id",
             "condition",
             *PRACTITIONER_FIELDS,
+            "patient",
             *TIMESTAMP_FIELDS,
         ]
         extra_kwargs = {
@@ -110,7 +115,9 @@ class TreatmentFilterSet(TaggedFilterSet):
 @record_viewset_schema
 @extend_schema(tags=["treatments"])
 class TreatmentViewSet(PatientOwnedViewSet):
-    queryset = Treatment.objects.select_related("condition", PRACTITIONER_JOIN)
+    queryset = Treatment.objects.select_related(
+        "patient", "condition", PRACTITIONER_JOIN, PRACTITIONER_PRACTICE_JOIN
+    )
     serializer_class = TreatmentSerializer
     filterset_class = TreatmentFilterSet
     delete_status = 200
@@ -135,18 +142,7 @@ class MedicalEquipmentSerializer(PatientOwnedSerializer):
     practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
     # The reference calls the name equipment_name; some of its clients send name.
     field_aliases = {"name": "equipment_name"}
-    required_on_create = ("equipment_name",)
 
-    equipment_name = serializers.CharField(
-        max_length=200, min_length=2, required=False, help_text="Required on create (or name)."
-    )
-    name = serializers.CharField(
-        source="equipment_name",
-        max_length=200,
-        min_length=2,
-        required=False,
-        help_text="Another name of equipment_name.",
-    )
     tags = tags_field()
 
     class Meta:
@@ -154,7 +150,6 @@ class MedicalEquipmentSerializer(PatientOwnedSerializer):
         fields = [
             *BASE_FIELDS,
             "equipment_name",
-            "name",
             "equipment_type",
             "manufacturer",
             "model_number",
@@ -349,6 +344,7 @@ TREATMENT_MEDICATIONS = LinkFamily(
     extra_fields=MEDICATION_OVERRIDES,
     delete_message="Medication link removed",
     serializer_base=TreatmentMedicationLinkBase,
+    create_status=200,  # as the contract's section says (the other links answer 201)
     select_related=(*OVERRIDE_JOINS, "medication__practitioner__specialty", "medication__pharmacy"),
 )
 MEDICATION_TREATMENTS = LinkFamily(

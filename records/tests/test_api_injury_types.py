@@ -89,15 +89,15 @@ class TestCreating:
         assert created.created_by == mallory and not created.is_system
 
     @pytest.mark.parametrize("name", ["Fracture", "fracture", " FRACTURE "])
-    def test_duplicate_name_is_409(self, alice_api, system_types, name):
+    def test_duplicate_name_is_400(self, alice_api, system_types, name):
         response = alice_api.post(URL, {"name": name}, format="json")
-        assert response.status_code == 409
+        assert response.status_code == 400
         assert "already exists" in response.json()["error"]
         assert InjuryType.objects.count() == 10
 
-    def test_duplicate_of_another_users_type_is_409(self, client_for, alices_type, mallory):
+    def test_duplicate_of_another_users_type_is_400(self, client_for, alices_type, mallory):
         response = client_for(mallory).post(URL, {"name": "turf toe"}, format="json")
-        assert response.status_code == 409
+        assert response.status_code == 400
 
     @pytest.mark.parametrize(
         ("body", "field"),

@@ -245,3 +245,51 @@ def test_admin_pages(client, admin_user, patient):
     assert change.status_code == 200
     equipment = client.get("/admin/records/medicalequipment/", {"q": "resmed"})
     assert equipment.status_code == 200 and "ResMed AirSense" in equipment.content.decode()
+
+
+class TestDetail:
+    def test_names_the_patient_condition_and_practitioners_practice(self, alice_api, patient):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        condition = ConditionFactory(patient=patient, condition_name="Back pain")
+        doctor = PractitionerFactory()
+        treatment = TreatmentFactory(patient=patient, condition=condition, practitioner=doctor)
+        alice_api.get(f"{URL}/{treatment.pk}")  # warm the per-process caches
+        with CaptureQueriesContext(connection) as queries:
+            body = alice_api.get(f"{URL}/{treatment.pk}").json()
+        assert body["patient"] == {"id": patient.pk, "name": "Alice Owner"}
+        assert body["condition"]["diagnosis"] == "Back pain"
+        assert body["practitioner"] == {
+            "id": doctor.pk,
+            "name": doctor.name,
+            "specialty": doctor.specialty.name,
+            "practice": doctor.practice.name,
+        }
+        # One query for the treatment with everything it shows (the rest is access).
+        sql = [q["sql"] for q in queries.captured_queries]
+        assert len([q for q in sql if 'FROM "records_treatment"' in q]) == 1
+        assert not [q for q in sql if 'FROM "records_practitioner"' in q]
+        assert not [q for q in sql if 'FROM "records_condition"' in q]
+
+    def test_a_list_costs_the_same_whatever_its_length(self, alice_api, patient):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        def add(count):
+            for _ in range(count):
+                TreatmentFactory(
+                    patient=patient,
+                    condition=ConditionFactory(patient=patient),
+                    practitioner=PractitionerFactory(),
+                )
+
+        add(2)
+        alice_api.get(f"{URL}/")
+        with CaptureQueriesContext(connection) as few:
+            assert len(alice_api.get(f"{URL}/").json()) == 2
+        add(8)
+        with CaptureQueriesContext(connection) as many:
+            items = alice_api.get(f"{URL}/").json()
+        assert len(items) == 10 and all(t["patient"]["id"] == patient.pk for t in items)
+        assert len(many) == len(few)
