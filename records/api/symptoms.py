@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import django_filters
-from django.db.models import Avg, Count, Max, Q
+from django.db.models import Count, Q
 from django.http import QueryDict
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -43,7 +43,6 @@ from records.api.summaries import ConditionSummarySerializer, MedicationSummaryS
 from records.models import (
     MAX_LIST_ITEM_LENGTH,
     MAX_LIST_ITEMS,
-    SEVERITY_RANK,
     Symptom,
     SymptomCondition,
     SymptomMedication,
@@ -51,13 +50,11 @@ from records.models import (
     SymptomStatus,
     SymptomTreatment,
     Treatment,
-    severity_rank,
 )
 from records.models.symptoms import local_date
 
 MAX_ID = 2**62
 RECENT_DAYS = 30
-SEVERITY_OF_RANK = {rank: value for value, rank in SEVERITY_RANK.items()}
 
 
 def text_list_field():
@@ -155,12 +152,17 @@ class TimelineParams(serializers.Serializer):
 
 
 class TimelinePointSerializer(serializers.Serializer):
-    date = serializers.DateField()
-    count = serializers.IntegerField(help_text="Occurrences that day.")
-    symptom_count = serializers.IntegerField(help_text="Different symptoms that day.")
-    max_severity = serializers.CharField(allow_null=True)
-    avg_pain_scale = serializers.FloatField(allow_null=True)
-    max_pain_scale = serializers.IntegerField(allow_null=True)
+    """One occurrence on the timeline (the contract leaves the point's shape open; this is
+    what the reference's web app draws)."""
+
+    date = serializers.DateField(source="occurrence_date")
+    symptom_name = serializers.CharField(source="symptom.symptom_name")
+    severity = serializers.CharField()
+    pain_scale = serializers.IntegerField(allow_null=True)
+    occurrence_id = serializers.IntegerField(source="id")
+    symptom_id = serializers.IntegerField()
+    resolved_date = serializers.DateField(allow_null=True)
+    symptom_status = serializers.CharField(source="symptom.status")
 
 
 # --- links ----------------------------------------------------------------------------------
@@ -304,48 +306,40 @@ class SymptomViewSet(PatientOwnedViewSet):
     )
     @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
     def timeline(self, request):
-        """One point per day with occurrences, oldest first: how many, how many different
-        symptoms, the worst severity and the average and highest pain of the day."""
+        """The occurrences of the active (or given) patient's symptoms, oldest first, each
+        with its symptom's name and status."""
         params = TimelineParams(data=request.query_params)
         params.is_valid(raise_exception=True)
-        occurrences = self._patient_rows(SymptomOccurrence)
+        occurrences = self._patient_rows(SymptomOccurrence).select_related("symptom")
         if start := params.validated_data.get("start_date"):
             occurrences = occurrences.filter(occurrence_date__gte=start)
         if end := params.validated_data.get("end_date"):
             occurrences = occurrences.filter(occurrence_date__lte=end)
-        days = (
-            occurrences.order_by()
-            .values("occurrence_date")
-            .annotate(
-                count=Count("id"),
-                symptom_count=Count("symptom", distinct=True),
-                worst=Max(severity_rank()),
-                avg_pain=Avg("pain_scale"),
-                max_pain=Max("pain_scale"),
-            )
-            .order_by("occurrence_date")
-        )
-        points = [
-            {
-                "date": day["occurrence_date"],
-                "count": day["count"],
-                "symptom_count": day["symptom_count"],
-                "max_severity": SEVERITY_OF_RANK.get(day["worst"]),
-                "avg_pain_scale": None if day["avg_pain"] is None else round(day["avg_pain"], 1),
-                "max_pain_scale": day["max_pain"],
-            }
-            for day in days
-        ]
-        return Response(TimelinePointSerializer(points, many=True).data)
+        occurrences = occurrences.order_by("occurrence_date", "occurred_at", "id")
+        return Response(TimelinePointSerializer(occurrences, many=True).data)
 
 
 # --- occurrences ----------------------------------------------------------------------------
+
+
+class OccurrenceTimeField(serializers.TimeField):
+    """The local time of day of occurred_at (the web app's occurrence_time)."""
+
+    def get_attribute(self, instance):
+        moment = instance.occurred_at
+        return timezone.localtime(moment).time() if moment is not None else None
 
 
 class SymptomOccurrenceSerializer(PatientOwnedSerializer):
     """Under /symptoms/{symptom_id}/occurrences the symptom is the path's (a symptom_id in
     the body is ignored there); on /symptom-occurrences symptom_id is required."""
 
+    occurrence_time = OccurrenceTimeField(
+        required=False,
+        allow_null=True,
+        help_text="The time of day (facility time zone) on occurrence_date: the web app's "
+        "way of giving occurred_at. Null clears it.",
+    )
     triggers = text_list_field()
     relief_methods = text_list_field()
     associated_symptoms = text_list_field()
@@ -358,6 +352,7 @@ class SymptomOccurrenceSerializer(PatientOwnedSerializer):
             "symptom_id",
             "occurrence_date",
             "occurred_at",
+            "occurrence_time",
             "severity",
             "pain_scale",
             "duration_minutes",
@@ -395,6 +390,13 @@ class SymptomOccurrenceSerializer(PatientOwnedSerializer):
         for name in SymptomOccurrence.LIST_FIELDS:
             if name in attrs and attrs[name] is None:
                 attrs[name] = []
+        if "occurrence_time" in attrs:
+            at = attrs.pop("occurrence_time")
+            day = attrs.get("occurrence_date") or getattr(self.instance, "occurrence_date", None)
+            if "occurred_at" not in attrs and (at is None or day is not None):
+                attrs["occurred_at"] = (
+                    None if at is None else timezone.make_aware(datetime.combine(day, at))
+                )
         moment = attrs.get("occurred_at")
         if isinstance(moment, datetime) and "occurrence_date" not in attrs:
             attrs["occurrence_date"] = local_date(moment)

@@ -175,31 +175,33 @@ class TestStats:
 
 
 class TestTimeline:
-    def test_one_point_per_day(self, alice_api, patient):
-        migraine = SymptomFactory(patient=patient)
-        cough = SymptomFactory(patient=patient)
-        occurrence(migraine, date(2025, 3, 1), "mild", pain=2)
-        occurrence(migraine, date(2025, 3, 1), "severe", pain=7)
-        occurrence(cough, date(2025, 3, 1), "moderate")
-        occurrence(cough, date(2025, 3, 4), "critical", pain=9)
+    def test_one_point_per_occurrence(self, alice_api, patient):
+        migraine = SymptomFactory(patient=patient, symptom_name="Migraine")
+        cough = SymptomFactory(patient=patient, symptom_name="Cough", status="resolved")
+        late = occurrence(migraine, date(2025, 3, 4), "critical", pain=9)
+        early = occurrence(cough, date(2025, 3, 1), "moderate")
         response = alice_api.get(f"{URL}/timeline")
         assert response.status_code == 200
         assert response.json() == [
             {
                 "date": "2025-03-01",
-                "count": 3,
-                "symptom_count": 2,
-                "max_severity": "severe",
-                "avg_pain_scale": 4.5,
-                "max_pain_scale": 7,
+                "symptom_name": "Cough",
+                "severity": "moderate",
+                "pain_scale": early.pain_scale,
+                "occurrence_id": early.pk,
+                "symptom_id": cough.pk,
+                "resolved_date": None,
+                "symptom_status": "resolved",
             },
             {
                 "date": "2025-03-04",
-                "count": 1,
-                "symptom_count": 1,
-                "max_severity": "critical",
-                "avg_pain_scale": 9.0,
-                "max_pain_scale": 9,
+                "symptom_name": "Migraine",
+                "severity": "critical",
+                "pain_scale": 9,
+                "occurrence_id": late.pk,
+                "symptom_id": migraine.pk,
+                "resolved_date": None,
+                "symptom_status": migraine.status,
             },
         ]
 
