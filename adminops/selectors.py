@@ -248,7 +248,13 @@ def release_notes(path: Path | None = None, limit: int = 10) -> list[dict[str, A
                 current = {"tag_name": tag, "name": tag, "body_lines": [], "date": match["date"]}
                 releases.append(current)
         elif current is not None and not _LINK_REFERENCE.match(line):
-            current["body_lines"].append(line)
+            body = current["body_lines"]
+            if line[:1].isspace() and line.strip() and body and body[-1].strip():
+                # A wrapped list item's next line: the web app's release viewer breaks the
+                # line there, so the item is given back on one line.
+                body[-1] = f"{body[-1]} {line.strip()}"
+            else:
+                body.append(line)
     return [
         {
             "tag_name": item["tag_name"],

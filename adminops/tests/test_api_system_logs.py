@@ -174,5 +174,20 @@ def test_changelog_parser_skips_unreleased_and_link_references(tmp_path):
     assert releases[1]["published_at"] is None
 
 
+def test_wrapped_list_items_are_given_back_on_one_line(tmp_path):
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text(
+        "## [1.0.0] - 2026-01-01\n### Added\n- a long item that\n  goes on here\n"
+        "  and here.\n- next item\n\n    code block line\n",
+        encoding="utf-8",
+    )
+
+    body = selectors.release_notes(changelog)[0]["body"]
+
+    assert body == (
+        "### Added\n- a long item that goes on here and here.\n- next item\n\n    code block line"
+    )
+
+
 def test_missing_changelog_gives_no_releases(tmp_path):
     assert selectors.release_notes(tmp_path / "absent.md") == []
