@@ -18,10 +18,12 @@ class SymptomOccurrenceInline(admin.TabularInline):
         "occurrence_date",
         "severity",
         "pain_scale",
+        "duration",
         "duration_minutes",
         "time_of_day",
         "impact_level",
         "resolved_date",
+        "resolved_time",
     )
     extra = 0
     show_change_link = True
@@ -53,6 +55,7 @@ class SymptomAdmin(PatientOwnedAdmin):
         "status",
         "is_chronic",
         "last_occurrence_date",
+        "resolved_date",
         "patient",
     )
     list_filter = ("status", "is_chronic")
@@ -72,4 +75,10 @@ class SymptomOccurrenceAdmin(PatientOwnedAdmin):
     list_select_related = ("patient", "symptom")
     raw_id_fields = ("patient", "symptom")
     date_hierarchy = "occurrence_date"
-    search_fields = ("symptom__symptom_name", "location", "notes", "patient__last_name")
+    search_fields = (
+        "symptom__symptom_name",
+        "location",
+        "notes",
+        "resolution_notes",
+        "patient__last_name",
+    )

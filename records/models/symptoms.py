@@ -7,7 +7,7 @@ occurrence updates them in the same transaction (`Symptom.refresh_occurrence_dat
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
@@ -119,6 +119,13 @@ def local_date(moment: datetime) -> date:
     return timezone.localtime(moment).date()
 
 
+def local_time(moment: datetime) -> time:
+    """The facility-local time of day of a moment (naive moments are taken as local)."""
+    if timezone.is_naive(moment):
+        return moment.time()
+    return timezone.localtime(moment).time()
+
+
 def validate_past_moment(value: datetime | None) -> None:
     if isinstance(value, datetime) and local_date(value) > timezone.localdate():
         raise ValidationError("The time cannot be in the future.")
@@ -141,6 +148,14 @@ class Symptom(TaggedMixin, PatientOwnedModel):
     first_occurrence_date = models.DateField(null=True, blank=True, validators=[validate_past_date])
     # Follows the occurrences (see refresh_occurrence_dates); settable while there are none.
     last_occurrence_date = models.DateField(null=True, blank=True, validators=[validate_past_date])
+    # Not tied to status (nor is it in the reference): a symptom may recur after the day it
+    # resolved, and a status change must not drop the day the user typed.
+    resolved_date = models.DateField(
+        null=True,
+        blank=True,
+        validators=[validate_past_date],
+        help_text="The day the symptom resolved (usually with status resolved).",
+    )
     typical_triggers = models.JSONField(default=list, blank=True)
     notes = models.TextField(max_length=2000, blank=True)
     conditions = models.ManyToManyField(
@@ -169,7 +184,14 @@ class Symptom(TaggedMixin, PatientOwnedModel):
                 | Q(last_occurrence_date__gte=F("first_occurrence_date")),
                 name="records_symptom_occurrence_order",
                 violation_error_message="The last occurrence is before the first.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_date__isnull=True)
+                | Q(first_occurrence_date__isnull=True)
+                | Q(resolved_date__gte=F("first_occurrence_date")),
+                name="records_symptom_resolved_order",
+                violation_error_message="The resolved date is before the first occurrence.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -186,6 +208,11 @@ class Symptom(TaggedMixin, PatientOwnedModel):
             raise ValidationError(
                 {"last_occurrence_date": "The last occurrence is before the first."}
             )
+        resolved = self.resolved_date
+        if isinstance(first, date) and isinstance(resolved, date) and resolved < first:
+            raise ValidationError(
+                {"resolved_date": "The resolved date is before the first occurrence."}
+            )
 
     def save(self, *args, **kwargs):
         self.typical_triggers = normalise_text_list(self.typical_triggers, "typical_triggers")
@@ -195,7 +222,9 @@ class Symptom(TaggedMixin, PatientOwnedModel):
     def refresh_occurrence_dates(cls, symptom_ids) -> None:
         """One UPDATE: the last occurrence date becomes the latest occurrence's (kept when
         there is none); the first moves earlier when an occurrence is earlier, never later
-        (it may predate what was logged)."""
+        (it may predate what was logged). A symptom with no first date but a resolved date
+        keeps no first date when its earliest occurrence came after that day (a recurrence,
+        not its start)."""
         ids = [pk for pk in symptom_ids if pk is not None]
         if not ids:
             return
@@ -205,6 +234,11 @@ class Symptom(TaggedMixin, PatientOwnedModel):
         cls.objects.filter(pk__in=ids).update(
             last_occurrence_date=Coalesce(latest, F("last_occurrence_date")),
             first_occurrence_date=Case(
+                When(
+                    first_occurrence_date__isnull=True,
+                    resolved_date__lt=earliest,
+                    then=F("first_occurrence_date"),
+                ),
                 When(first_occurrence_date__isnull=True, then=earliest),
                 When(first_occurrence_date__gt=earliest, then=earliest),
                 default=F("first_occurrence_date"),
@@ -230,6 +264,9 @@ class SymptomOccurrence(PatientOwnedModel):
     duration_minutes = models.PositiveIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(MAX_DURATION_MINUTES)]
     )
+    # The reference's free-text duration ("2 hours"), kept beside duration_minutes: the web
+    # app sends only this one, the contract only the other.
+    duration = models.CharField(max_length=100, blank=True)
     time_of_day = models.CharField(
         max_length=20, choices=SymptomOccurrenceTimeOfDay.choices, blank=True
     )
@@ -241,6 +278,8 @@ class SymptomOccurrence(PatientOwnedModel):
     relief_methods = models.JSONField(default=list, blank=True)
     associated_symptoms = models.JSONField(default=list, blank=True)
     resolved_date = models.DateField(null=True, blank=True, validators=[validate_past_date])
+    resolved_time = models.TimeField(null=True, blank=True)
+    resolution_notes = models.TextField(max_length=2000, blank=True)
     notes = models.TextField(max_length=2000, blank=True)
 
     dashboard_key = "total_symptom_occurrences"
@@ -296,6 +335,13 @@ class SymptomOccurrence(PatientOwnedModel):
             )
         if day and isinstance(self.resolved_date, date) and self.resolved_date < day:
             raise ValidationError({"resolved_date": "The resolved date is before the occurrence."})
+        if (
+            moment
+            and self.resolved_date == local_date(moment)
+            and isinstance(self.resolved_time, time)
+            and self.resolved_time < local_time(moment)
+        ):
+            raise ValidationError({"resolved_time": "The episode resolved before it began."})
 
     def save(self, *args, **kwargs):
         self._derive()

@@ -196,6 +196,11 @@ class TestValidation:
             {"occurred_at": "2999-01-01T10:00:00Z"},
             {"occurred_at": "whenever"},
             {"resolved_date": "2025-01-01"},
+            {"duration": "x" * 101},
+            {"duration": ["2 hours"]},
+            {"resolved_time": "late"},
+            {"resolved_time": "25:00"},
+            {"resolution_notes": "x" * 2001},
         ],
     )
     def test_bad_input_is_422(self, alice_api, symptom, body):
@@ -251,6 +256,133 @@ class TestValidation:
         assert local.date() == date(2025, 1, 8)
         before = timezone.localtime(datetime.fromisoformat("2025-01-10T14:30:00+00:00"))
         assert local.time() == before.time()
+
+
+# The web app's occurrence form as it sends it on create and edit (§5.15).
+APP_BODY = {
+    "occurrence_date": "2025-01-10",
+    "occurrence_time": "14:30:00",
+    "severity": "moderate",
+    "pain_scale": 6,
+    "duration": "",
+    "location": "",
+    "impact_level": "",
+    "triggers": [],
+    "relief_methods": [],
+    "associated_symptoms": [],
+    "resolved_date": None,
+    "resolved_time": None,
+    "resolution_notes": "",
+    "notes": "",
+}
+RESOLVED = {
+    "duration": "  2 hours ",
+    "resolved_date": "2025-01-10",
+    "resolved_time": "16:45:00",
+    "resolution_notes": "Ibuprofen and a dark room",
+}
+
+
+class TestDurationAndResolution:
+    def test_the_apps_empty_body(self, alice_api, symptom):
+        created = alice_api.post(under(symptom), APP_BODY, format="json")
+        assert created.status_code == 201, created.content
+        got = created.json()
+        assert got["duration"] == "" and got["resolution_notes"] == ""
+        assert got["resolved_date"] is None and got["resolved_time"] is None
+        assert got["duration_minutes"] is None
+
+    def test_create_read_and_update(self, alice_api, symptom):
+        created = alice_api.post(under(symptom), {**APP_BODY, **RESOLVED}, format="json")
+        assert created.status_code == 201, created.content
+        occurrence = SymptomOccurrence.objects.get(pk=created.json()["id"])
+        expected = {
+            "duration": "2 hours",
+            "resolved_date": "2025-01-10",
+            "resolved_time": "16:45:00",
+            "resolution_notes": "Ibuprofen and a dark room",
+        }
+        for answer in (
+            created.json(),
+            alice_api.get(under(symptom, occurrence)).json(),
+            alice_api.get(under(symptom)).json()[0],
+            alice_api.get(f"{API}/symptom-occurrences/{occurrence.pk}").json(),
+        ):
+            assert {key: answer[key] for key in expected} == expected
+        edited = alice_api.put(
+            under(symptom, occurrence),
+            {
+                **APP_BODY,
+                "duration": "all afternoon",
+                "resolved_date": "2025-01-11",
+                "resolved_time": "09:00",
+                "resolution_notes": "Slept it off",
+            },
+            format="json",
+        )
+        assert edited.status_code == 200, edited.content
+        occurrence.refresh_from_db()
+        assert occurrence.duration == "all afternoon"
+        assert occurrence.resolved_date == date(2025, 1, 11)
+        assert occurrence.resolved_time.isoformat() == "09:00:00"
+        assert occurrence.resolution_notes == "Slept it off"
+        # The form's empties clear them; a partial update leaves them alone.
+        cleared = alice_api.put(under(symptom, occurrence), APP_BODY, format="json").json()
+        assert cleared["duration"] == "" and cleared["resolution_notes"] == ""
+        assert cleared["resolved_date"] is None and cleared["resolved_time"] is None
+        alice_api.put(under(symptom, occurrence), {**APP_BODY, **RESOLVED}, format="json")
+        partial = alice_api.put(under(symptom, occurrence), {"pain_scale": 2}).json()
+        assert {key: partial[key] for key in expected} == expected
+        blank_time = alice_api.put(
+            under(symptom, occurrence), {"resolved_time": "", "duration": None}, format="json"
+        ).json()
+        assert blank_time["resolved_time"] is None and blank_time["duration"] == ""
+
+    def test_duration_text_and_minutes_are_independent(self, alice_api, symptom):
+        created = alice_api.post(
+            under(symptom),
+            {**APP_BODY, "duration": "about 2 hours", "duration_minutes": 120},
+            format="json",
+        ).json()
+        url = under(symptom, SymptomOccurrence.objects.get(pk=created["id"]))
+        assert created["duration"] == "about 2 hours" and created["duration_minutes"] == 120
+        got = alice_api.put(url, {"duration_minutes": 90}, format="json").json()
+        assert got["duration"] == "about 2 hours" and got["duration_minutes"] == 90
+        got = alice_api.put(url, {"duration": "90 min"}, format="json").json()
+        assert got["duration"] == "90 min" and got["duration_minutes"] == 90
+
+    def test_resolved_time_before_the_start_on_the_same_day_is_422(self, alice_api, symptom):
+        body = {**APP_BODY, "resolved_date": "2025-01-10", "resolved_time": "14:00:00"}
+        response = alice_api.post(under(symptom), body, format="json")
+        assert response.status_code == 422, response.content
+        assert "resolved_time" in response.json()["errors"]
+        # The next day, or with no start time, any time of day is fine.
+        for later in (
+            {**body, "resolved_date": "2025-01-11"},
+            {**body, "occurrence_time": None},
+        ):
+            assert alice_api.post(under(symptom), later, format="json").status_code == 201
+
+    def test_an_edit_before_the_start_is_refused(self, alice_api, symptom, patient):
+        occurrence = SymptomOccurrenceFactory(patient=patient, symptom=symptom, resolved=True)
+        response = alice_api.put(
+            under(symptom, occurrence), {"resolved_date": "2025-01-14"}, format="json"
+        )
+        assert response.status_code == 422 and "resolved_date" in response.json()["errors"]
+        long = alice_api.put(under(symptom, occurrence), {"duration": "x" * 101}, format="json")
+        assert long.status_code == 422 and "duration" in long.json()["errors"]
+        occurrence.refresh_from_db()
+        assert occurrence.resolved_date == date(2025, 1, 15) and occurrence.duration == "2 hours"
+
+    def test_refusals(self, client_for, bob, mallory, anon, shared_patient):
+        symptom = SymptomFactory(patient=shared_patient)
+        occurrence = SymptomOccurrenceFactory(patient=shared_patient, symptom=symptom)
+        body = {"resolution_notes": "changed", "duration": "1 hour"}
+        assert client_for(bob).put(under(symptom, occurrence), body).status_code == 403
+        assert client_for(mallory).put(under(symptom, occurrence), body).status_code == 404
+        assert anon.put(under(symptom, occurrence), body).status_code == 401
+        occurrence.refresh_from_db()
+        assert occurrence.resolution_notes == "" and occurrence.duration == "2 hours"
 
 
 class TestSymptomDates:

@@ -66,6 +66,9 @@ class TestSymptoms:
             {"first_occurrence_date": "yesterday"},
             {"last_occurrence_date": "2999-01-01"},
             {"first_occurrence_date": "2025-03-01", "last_occurrence_date": "2025-02-01"},
+            {"first_occurrence_date": "2025-03-01", "resolved_date": "2025-02-28"},
+            {"resolved_date": "2999-01-01"},
+            {"resolved_date": "when it stopped"},
             {"tags": [f"t{i}" for i in range(16)]},
         ],
     )
@@ -108,6 +111,102 @@ class TestSymptoms:
         assert response.status_code == 200
         assert response.json() == {"message": "Symptom deleted successfully"}
         assert not SymptomOccurrence.objects.exists()
+
+
+def app_body(patient, **changes):
+    """The web app's symptom form as it sends it on create and edit (§5.15)."""
+    return {
+        "symptom_name": "Headache",
+        "category": "",
+        "first_occurrence_date": "2024-02-01",
+        "status": "active",
+        "is_chronic": False,
+        "resolved_date": None,
+        "typical_triggers": ["stress"],
+        "general_notes": "",
+        "tags": [],
+        "patient_id": patient.pk,
+        **changes,
+    }
+
+
+class TestResolvedDate:
+    def test_the_apps_body_keeps_the_resolved_date(self, alice_api, patient):
+        created = alice_api.post(f"{URL}/", app_body(patient), format="json")
+        assert created.status_code == 201, created.content
+        assert created.json()["resolved_date"] is None
+        url = f"{URL}/{created.json()['id']}"
+        resolved = app_body(patient, status="resolved", resolved_date="2024-03-10")
+        edited = alice_api.put(url, resolved, format="json")
+        assert edited.status_code == 200, edited.content
+        assert edited.json()["resolved_date"] == "2024-03-10"
+        read = alice_api.get(url).json()
+        assert read["resolved_date"] == "2024-03-10" and read["status"] == "resolved"
+        assert alice_api.get(URL).json()[0]["resolved_date"] == "2024-03-10"
+        # Reopened: the app sends the empty date as "" or null; both clear it.
+        for empty in ("", None):
+            alice_api.put(url, resolved, format="json")
+            reopened = alice_api.put(
+                url, app_body(patient, status="active", resolved_date=empty), format="json"
+            )
+            assert reopened.status_code == 200, reopened.content
+            assert reopened.json()["resolved_date"] is None
+        # A partial update leaves it alone.
+        alice_api.put(url, resolved, format="json")
+        assert alice_api.put(url, {"is_chronic": True}).json()["resolved_date"] == "2024-03-10"
+
+    def test_created_resolved(self, alice_api, patient):
+        body = app_body(patient, status="resolved", resolved_date="2024-02-01")
+        created = alice_api.post(f"{URL}/", body, format="json")
+        assert created.status_code == 201, created.content
+        symptom = Symptom.objects.get(pk=created.json()["id"])
+        assert symptom.resolved_date == date(2024, 2, 1) and symptom.status == "resolved"
+
+    def test_an_edit_cannot_put_it_before_the_first_occurrence(self, alice_api, patient):
+        symptom = SymptomFactory(patient=patient, resolved=True)
+        for body in (
+            {"resolved_date": "2025-01-09"},
+            {"first_occurrence_date": "2025-02-02"},
+            app_body(patient, first_occurrence_date="2025-01-10", resolved_date="2024-12-31"),
+        ):
+            response = alice_api.put(f"{URL}/{symptom.pk}", body, format="json")
+            assert response.status_code == 422, response.content
+            assert "resolved_date" in response.json()["errors"]
+        symptom.refresh_from_db()
+        assert (symptom.first_occurrence_date, symptom.resolved_date) == (
+            date(2025, 1, 10),
+            date(2025, 2, 1),
+        )
+
+    def test_refusals(self, client_for, bob, mallory, anon, shared_patient):
+        symptom = SymptomFactory(patient=shared_patient)
+        body = {"resolved_date": "2025-01-01"}
+        assert client_for(bob).put(f"{URL}/{symptom.pk}", body).status_code == 403
+        assert client_for(mallory).put(f"{URL}/{symptom.pk}", body).status_code == 404
+        assert anon.put(f"{URL}/{symptom.pk}", body).status_code == 401
+        symptom.refresh_from_db()
+        assert symptom.resolved_date is None
+
+    def test_an_occurrence_after_it_does_not_become_the_first(self, alice_api, patient):
+        # No first date but a resolved one: a later episode is a recurrence, not the start.
+        symptom = SymptomFactory(patient=patient, resolved_date=date(2025, 1, 1))
+        response = alice_api.post(
+            f"{URL}/{symptom.pk}/occurrences",
+            {"occurrence_date": "2025-02-01", "severity": "mild"},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        symptom.refresh_from_db()
+        assert symptom.first_occurrence_date is None
+        assert symptom.last_occurrence_date == date(2025, 2, 1)
+        earlier = alice_api.post(
+            f"{URL}/{symptom.pk}/occurrences",
+            {"occurrence_date": "2024-12-20", "severity": "mild"},
+            format="json",
+        )
+        assert earlier.status_code == 201, earlier.content
+        symptom.refresh_from_db()
+        assert symptom.first_occurrence_date == date(2024, 12, 20)
 
 
 def occurrence(symptom, day, severity="moderate", pain=None):
@@ -256,8 +355,8 @@ class TestAdmin:
         return client
 
     def test_pages_render(self, admin_client, patient):
-        symptom = SymptomFactory(patient=patient, symptom_name="Migraine")
-        occurrence = SymptomOccurrenceFactory(patient=patient, symptom=symptom)
+        symptom = SymptomFactory(patient=patient, symptom_name="Migraine", resolved=True)
+        occurrence = SymptomOccurrenceFactory(patient=patient, symptom=symptom, resolved=True)
         pages = [
             "/admin/records/symptom/",
             "/admin/records/symptom/?q=migraine&status__exact=active",
@@ -268,6 +367,18 @@ class TestAdmin:
         ]
         for page in pages:
             assert admin_client.get(page).status_code == 200, page
+
+    def test_the_forms_show_the_resolution_fields(self, admin_client, patient):
+        symptom = SymptomFactory(patient=patient, resolved=True)
+        occurrence = SymptomOccurrenceFactory(patient=patient, symptom=symptom, resolved=True)
+        page = admin_client.get(f"/admin/records/symptom/{symptom.pk}/change/").content.decode()
+        assert 'name="resolved_date"' in page and 'name="occurrences-0-duration"' in page
+        page = admin_client.get(
+            f"/admin/records/symptomoccurrence/{occurrence.pk}/change/"
+        ).content.decode()
+        for name in ("duration", "duration_minutes", "resolved_time", "resolution_notes"):
+            assert f'name="{name}"' in page, name
+        assert "Rested in a dark room" in page
 
     def test_an_occurrence_takes_its_symptoms_patient(self, patient):
         symptom = SymptomFactory(patient=patient)

@@ -548,7 +548,7 @@ PAGES = [
     Page(
         "symptoms",
         symptom_body,
-        with_(symptom_body, general_notes="Worse in the morning"),
+        with_(symptom_body, status="resolved", resolved_date="2024-03-01"),
         (
             "symptom_name",
             "category",
@@ -558,9 +558,10 @@ PAGES = [
             "general_notes",
             "first_occurrence_date",
             "last_occurrence_date",
+            "resolved_date",
             "occurrence_count",
         ),
-        ("general_notes", "Worse in the morning"),
+        ("resolved_date", "2024-03-01"),
     ),
     Page(
         "medical-equipment",
@@ -832,6 +833,8 @@ class TestSymptomOccurrences:
         "resolution_notes": "",
         "notes": "",
     }
+    # The reference's fields the contract lacks: stored and answered, not dropped.
+    ADDED = ("duration", "resolved_date", "resolved_time", "resolution_notes")
 
     def test_log_list_edit_delete(self, alice_api, patient):
         symptom = alice_api.post(f"{API}/symptoms/", symptom_body(patient), format="json").json()
@@ -840,18 +843,34 @@ class TestSymptomOccurrences:
         assert created.status_code == 201, created.content
         occurrence = created.json()
         assert occurrence["occurrence_time"] == "14:30:00"
+        assert {key: occurrence[key] for key in self.ADDED} == {
+            "duration": "",
+            "resolved_date": None,
+            "resolved_time": None,
+            "resolution_notes": "",
+        }
         older = alice_api.post(
             base, {**self.BODY, "occurrence_date": "2024-02-02"}, format="json"
         ).json()
         listed = alice_api.get(base, {"skip": 0, "limit": 100})
         assert listed.status_code == 200
         assert [o["id"] for o in listed.json()] == [occurrence["id"], older["id"]]  # newest first
+        resolved = {
+            "duration": "3 hours",
+            "resolved_date": "2024-02-03",
+            "resolved_time": "17:30:00",
+            "resolution_notes": "Went away after a nap",
+        }
         edited = alice_api.put(
-            f"{base}/{occurrence['id']}", {**self.BODY, "pain_scale": 3}, format="json"
+            f"{base}/{occurrence['id']}",
+            {**self.BODY, "pain_scale": 3, **resolved},
+            format="json",
         )
         assert edited.status_code == 200, edited.content
         assert edited.json()["pain_scale"] == 3
         assert edited.json()["occurrence_time"] == "14:30:00"
+        read = alice_api.get(f"{base}/{occurrence['id']}").json()
+        assert {key: read[key] for key in self.ADDED} == resolved
         read = alice_api.get(f"{API}/symptoms/{symptom['id']}").json()
         assert read["occurrence_count"] == 2
         assert read["last_occurrence_date"] == "2024-02-03"

@@ -14,7 +14,12 @@ CASES = [
             "tags": ["pain"],
         },
         update={"status": "resolved"},
-        invalid={"status": "gone", "symptom_name": "", "first_occurrence_date": "2999-01-01"},
+        invalid={
+            "status": "gone",
+            "symptom_name": "",
+            "first_occurrence_date": "2999-01-01",
+            "resolved_date": "2999-01-01",
+        },
     ),
     Case(
         "symptom-occurrences",
@@ -28,6 +33,12 @@ CASES = [
         update={"severity": "severe"},
         relation=("symptom_id", SymptomFactory),
         relation_required=True,
-        invalid={"severity": "unbearable", "pain_scale": 11, "duration_minutes": 100001},
+        invalid={
+            "severity": "unbearable",
+            "pain_scale": 11,
+            "duration_minutes": 100001,
+            "duration": "x" * 101,
+            "resolved_time": "noon",
+        },
     ),
 ]
