@@ -359,7 +359,17 @@ def test_the_web_apps_core_flows_answer_2xx(db):
         "patient_id": pid,
     }
     app.call("POST", "/conditions/", condition, save="cond")
-    app.call("PUT", "/conditions/{cond}", {**condition, "severity": "mild"})
+    # The edit form sends back the loaded condition_name with the user's new diagnosis.
+    app.call(
+        "PUT",
+        "/conditions/{cond}",
+        {
+            **condition,
+            "condition_name": "Asthma",
+            "diagnosis": "Allergic asthma",
+            "severity": "mild",
+        },
+    )
     app.call("GET", "/conditions/?patient_id={pid}")
     app.call("GET", "/conditions/{cond}")
     app.call("GET", "/conditions/dropdown?active_only=false")

@@ -159,10 +159,23 @@ class PatientOwnedSerializer(LenientModelSerializer):
             elif is_empty(data[canonical]) and not is_empty(data[alias]):
                 del data[canonical]
             elif data[alias] != data[canonical]:
-                raise serializers.ValidationError(
-                    {alias: [f"{alias} and {canonical} name the same field; send one value."]}
-                )
+                unchanged = self._unchanged_name(data, alias, canonical)
+                if unchanged is None:
+                    raise serializers.ValidationError(
+                        {alias: [f"{alias} and {canonical} name the same field; send one value."]}
+                    )
+                del data[unchanged]
         return data
+
+    def _unchanged_name(self, data: dict, alias: str, canonical: str) -> str | None:
+        """On an update, the name still carrying the stored value, when the other carries a
+        new one: an edit form sends back every field it loaded and changes one name of it."""
+        if self.instance is None:
+            return None
+        field = self.fields[canonical]
+        stored = field.to_representation(field.get_attribute(self.instance))
+        same = [name for name in (alias, canonical) if str(data[name]) == str(stored)]
+        return same[0] if len(same) == 1 else None
 
     def get_fields(self):
         fields = super().get_fields()

@@ -18,6 +18,25 @@ def test_diagnosis_is_an_alias_of_condition_name(alice_api, patient):
     assert body["icd10_code"] == "J45.909"
 
 
+def test_an_edit_form_changing_one_name_of_the_diagnosis_saves_it(alice_api, patient):
+    # The web app's edit form sends back every field it loaded (condition_name included)
+    # with the user's change under `diagnosis`: the name that changed wins.
+    record = ConditionFactory(patient=patient, condition_name="Seasonal asthma")
+    loaded = alice_api.get(f"{URL}/{record.pk}").json()
+    body = {**loaded, "diagnosis": "Chronic asthma", "severity": "mild"}
+    response = alice_api.put(f"{URL}/{record.pk}", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["diagnosis"] == response.json()["condition_name"] == "Chronic asthma"
+    edited_other_name = {**loaded, "condition_name": "Asthma", "diagnosis": "Seasonal asthma"}
+    response = alice_api.put(f"{URL}/{record.pk}", edited_other_name, format="json")
+    assert response.status_code == 422  # both differ from the stored "Chronic asthma"
+
+
+def test_two_different_names_on_create_are_422(alice_api, patient):
+    body = {"condition_name": "Asthma", "diagnosis": "Flu"}
+    assert alice_api.post(URL, body, format="json").status_code == 422
+
+
 def test_name_is_required(alice_api, patient):
     response = alice_api.post(URL, {"status": "active"}, format="json")
     assert response.status_code == 422 and "condition_name" in response.json()["errors"]
