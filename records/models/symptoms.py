@@ -46,10 +46,12 @@ MAX_LIST_ITEM_LENGTH = 100
 
 
 class SymptomStatus(models.TextChoices):
-    # The contract lists these three; the reference's "recurring" is not part of it.
+    # The contract lists the first three; the web app offers "recurring" too (a symptom that
+    # comes and goes), so it is kept rather than refused.
     ACTIVE = "active", "Active"
     INACTIVE = "inactive", "Inactive"
     RESOLVED = "resolved", "Resolved"
+    RECURRING = "recurring", "Recurring"
 
 
 # The same four levels as a condition's severity: one choice set, so that the schema has

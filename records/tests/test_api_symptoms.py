@@ -51,10 +51,16 @@ class TestSymptoms:
         assert got["notes"] == "Aura first" and got["category"] == ""
         assert got["typical_triggers"] == ["Stress", "stress", "Light"]
 
+    def test_the_web_apps_recurring_status_is_kept(self, alice_api, patient):
+        body = {"symptom_name": "Migraine", "first_occurrence_date": "2025-01-01"}
+        response = alice_api.post(URL, {**body, "status": "recurring"}, format="json")
+        assert response.status_code == 201, response.content
+        assert response.json()["status"] == "recurring"
+
     @pytest.mark.parametrize(
         "body",
         [
-            {"status": "recurring"},
+            {"status": "sometimes"},
             {"symptom_name": "x" * 201},
             {"symptom_name": "   "},
             {"category": "x" * 101},
