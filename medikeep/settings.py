@@ -138,7 +138,7 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "medikeep.cache.CountingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "medikeep",
         }

@@ -18,6 +18,8 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from medikeep.api.throttles import count_in_window
+
 
 def _keys(username: str) -> tuple[str, str]:
     # Hashed: cache backends limit key characters, and user names are free text.
@@ -36,12 +38,7 @@ def seconds_locked(username: str) -> int:
 def record_failure(username: str) -> int:
     """Counts a failed sign-in; returns the back-off it starts (0 while under the limit)."""
     failures_key, lock_key = _keys(username)
-    cache.add(failures_key, 0, timeout=settings.LOGIN_FAILURE_MEMORY_SECONDS)
-    try:
-        failures = cache.incr(failures_key)
-    except ValueError:  # expired between add and incr
-        cache.set(failures_key, 1, timeout=settings.LOGIN_FAILURE_MEMORY_SECONDS)
-        failures = 1
+    failures = count_in_window(failures_key, settings.LOGIN_FAILURE_MEMORY_SECONDS)
     over = failures - settings.LOGIN_LOCK_AFTER
     if over < 0:
         return 0

@@ -1,11 +1,20 @@
-"""Per-scope rate limits (settings.API_RATES), cache-backed so every worker shares the count."""
+"""Per-scope rate limits (settings.API_RATES), cache-backed so every worker shares the count.
+
+One counter per client, scope and fixed window, incremented atomically (Redis INCR with the
+default Redis cache): the cost of a request is one cache round trip whatever the rate, where
+a list of timestamps grew with it. A fixed window admits at most twice the limit across a
+window boundary; the contract's limits are budgets against abuse, not exact meters.
+"""
 
 from __future__ import annotations
 
 import math
+import time
+from functools import lru_cache
 
 from django.conf import settings
-from rest_framework.throttling import SimpleRateThrottle
+from django.core.cache import cache
+from rest_framework.throttling import BaseThrottle
 
 from medikeep.middleware import client_ip
 
@@ -13,56 +22,66 @@ from medikeep.middleware import client_ip
 # without a login, so an address is all there is to count.
 PER_ADDRESS_SCOPES = {"auth", "system"}
 
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-class ScopedRateThrottle(SimpleRateThrottle):
-    """One throttle for the whole API; a view picks its scope with `throttle_scope`."""
 
-    cache_format = "throttle:%(scope)s:%(ident)s"
+@lru_cache(maxsize=64)
+def parse_rate(rate: str) -> tuple[int, int]:
+    """ "100/min" -> (100, 60): the first letter of the period counts."""
+    count, period = rate.split("/")
+    return int(count), _PERIODS[period.strip().lower()[0]]
 
-    def __init__(self):  # rates are read per request so settings overrides apply at once
-        pass
 
-    def get_rate(self):
-        return settings.API_RATES[self.scope]
+def count_in_window(key: str, duration: int) -> int:
+    """Counts one more hit under `key` for a window of `duration` seconds; returns the total."""
+    if hasattr(cache, "count_hit"):  # Redis: one round trip (medikeep/cache.py)
+        return cache.count_hit(key, duration + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter yet (or it just expired)
+        if cache.add(key, 1, timeout=duration + 1):
+            return 1
+        return cache.incr(key)
 
-    def get_ident(self, request):
-        return client_ip(request)
 
-    def get_cache_key(self, request, view):
+class ScopedRateThrottle(BaseThrottle):
+    """One throttle for the whole API; a view picks its scope with `throttle_scope`.
+    Subclasses may override `scope_and_rate` (return None to let a request pass)."""
+
+    def scope_and_rate(self, request, view) -> tuple[str, str] | None:
+        scope = getattr(view, "throttle_scope", None) or "standard"
+        return scope, settings.API_RATES[scope]
+
+    def ident(self, request, scope: str) -> str:
         user = getattr(request, "user", None)
-        if self.scope not in PER_ADDRESS_SCOPES and user is not None and user.is_authenticated:
-            ident = f"user-{user.pk}"
-        else:
-            ident = f"ip-{self.get_ident(request)}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        if scope not in PER_ADDRESS_SCOPES and user is not None and user.is_authenticated:
+            return f"user-{user.pk}"
+        return f"ip-{client_ip(request)}"
 
     def allow_request(self, request, view):
-        self.scope = getattr(view, "throttle_scope", None) or "standard"
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        allowed = super().allow_request(request, view)
-        self._record(request, allowed)
-        return allowed
-
-    def _record(self, request, allowed: bool) -> None:
-        history = getattr(self, "history", [])
-        now = getattr(self, "now", self.timer())
-        oldest = history[-1] if history else now
+        chosen = self.scope_and_rate(request, view)
+        if chosen is None:
+            return True
+        scope, rate = chosen
+        limit, duration = parse_rate(rate)
+        now = time.time()
+        window = int(now // duration)
+        hits = count_in_window(f"throttle:{scope}:{self.ident(request, scope)}:{window}", duration)
+        reset = (window + 1) * duration
+        self.wait_seconds = max(1, math.ceil(reset - now))
         info = {
-            "limit": self.num_requests,
-            "remaining": max(0, self.num_requests - len(history)),
-            "reset": math.ceil(oldest + self.duration),
-            "window": self.duration,
+            "limit": limit,
+            "remaining": max(0, limit - hits),
+            "reset": reset,
+            "window": duration,
         }
         # The Django request outlives the DRF wrapper; the middleware reads it from there.
         request._request.rate_limit_info = info
         request.rate_limit_info = info
+        return hits <= limit
 
-    def parse_rate(self, rate):
-        count, period = rate.split("/")
-        period = period.strip().lower()
-        seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
-        return int(count), seconds
+    def wait(self):
+        return self.wait_seconds
 
 
 def page_allowed(request, scope: str) -> bool:

@@ -66,3 +66,32 @@ def test_client_ip(settings, trusted, peer, forwarded, expected):
     settings.TRUSTED_PROXIES = trusted
     request = RequestFactory().get("/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip(request) == expected
+
+
+def test_the_count_is_one_integer_per_client_and_window(client_for, alice, settings):
+    """Constant cost: the throttle keeps a counter, not a list of request times."""
+    from django.core.cache import cache
+
+    settings.API_RATES = {**settings.API_RATES, "standard": "1000/min"}
+    api = client_for(alice)
+    for _ in range(5):
+        response = api.get("/api/v1/users/me")
+    reset = int(response["X-RateLimit-Reset"])
+    assert reset % 60 == 0  # the end of a fixed window
+    window = reset // 60 - 1
+    used = 1000 - int(response["X-RateLimit-Remaining"])
+    assert cache.get(f"throttle:standard:user-{alice.pk}:{window}") == used
+    assert 1 <= used <= 5
+
+
+def test_a_refused_request_says_when_the_window_ends(client_for, alice, settings):
+    settings.API_RATES = {**settings.API_RATES, "standard": "2/h"}
+    api = client_for(alice)
+    api.get("/api/v1/users/me")
+    api.get("/api/v1/users/me")
+    refused = api.get("/api/v1/users/me")
+    assert refused.status_code == 429
+    reset = int(refused["X-RateLimit-Reset"])
+    assert reset % 3600 == 0
+    assert 0 < int(refused["Retry-After"]) <= 3600
+    assert abs(int(refused["Retry-After"]) - (reset - time.time())) <= 2

@@ -19,7 +19,6 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 
 from medikeep.api.exceptions import ConflictError, FieldValidationError
 from medikeep.api.throttles import ScopedRateThrottle
@@ -147,15 +146,10 @@ class SpecialtyCreateThrottle(ScopedRateThrottle):
     still applies to them and to POSTs.
     """
 
-    def allow_request(self, request, view):
+    def scope_and_rate(self, request, view):
         if request.method != "POST":
-            return True
-        self.scope = SPECIALTY_CREATE_SCOPE
-        self.rate = SPECIALTY_CREATE_RATE
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        allowed = SimpleRateThrottle.allow_request(self, request, view)
-        self._record(request, allowed)
-        return allowed
+            return None
+        return SPECIALTY_CREATE_SCOPE, SPECIALTY_CREATE_RATE
 
 
 class SpecialtyPermission(BasePermission):
