@@ -7,7 +7,10 @@ import logging
 import os
 import re
 import shutil
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,21 +62,24 @@ def _celery_eager() -> bool:
     return bool(app.conf.task_always_eager)
 
 
-def _ping_redis(url: str) -> None:
+@lru_cache(maxsize=4)
+def _redis_client(url: str):
+    """One client (and connection pool) per process: a probe must not pay for a new TCP
+    connection, and redis-py hands the pooled connection back after each command."""
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    client = redis.Redis.from_url(
+    return redis.Redis.from_url(
         url,
         socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
         socket_timeout=BROKER_TIMEOUT_SECONDS,
         retry=Retry(NoBackoff(), 0),  # one attempt: redis-py otherwise retries with backoff
     )
-    try:
-        client.ping()
-    finally:
-        client.close()
+
+
+def _ping_redis(url: str) -> None:
+    _redis_client(url).ping()
 
 
 def _broker_folders() -> list[Path]:
@@ -126,17 +132,36 @@ def logging_status() -> dict[str, Any]:
     }
 
 
+_health_memo: dict[str, Any] = {}
+_health_lock = threading.Lock()
+
+
 def system_health() -> dict[str, Any]:
-    """The full health report. Only the database decides healthy/unhealthy: without a broker
-    or worker the API still serves, and their own status fields say what is degraded."""
+    """The full health report. Unhealthy when the database does not answer, or Redis (the
+    broker and cache, when configured) does not: the API cannot serve without them. A worker
+    or a filesystem broker that is down only degrades, and their own fields say so.
+
+    Probes call this every few seconds from several places; the checks are shared for
+    HEALTH_CHECK_SECONDS (per process), so a burst of probes costs one round of checks."""
+    now = time.monotonic()
+    with _health_lock:
+        memo = _health_memo.get("report")
+        if memo is None or now - memo[0] >= settings.HEALTH_CHECK_SECONDS:
+            memo = (now, _check_components())
+            _health_memo["report"] = memo
+    return {**memo[1], "timestamp": timezone.now()}
+
+
+def _check_components() -> dict[str, Any]:
     database = database_status()
+    broker = broker_status()
+    redis_down = broker["transport"] == "redis" and broker["status"] != "ok"
     return {
-        "status": "healthy" if database["status"] == "ok" else "unhealthy",
-        "timestamp": timezone.now(),
+        "status": "unhealthy" if database["status"] != "ok" or redis_down else "healthy",
         "app_name": settings.APP_NAME,
         "version": settings.APP_VERSION,
         "database": database,
-        "broker": broker_status(),
+        "broker": broker,
         "worker": worker_status(),
         "logging_system": logging_status(),
     }

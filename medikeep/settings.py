@@ -204,6 +204,8 @@ PERIODIC_TASKS = [
 CELERY_BEAT_SCHEDULE = beat_schedule(PERIODIC_TASKS)
 # The heartbeat counts as fresh for this long; health reports the worker as stale after it.
 WORKER_HEARTBEAT_STALE_SECONDS = 180
+# /system/health shares its checks (database, broker, heartbeat) for this long per process.
+HEALTH_CHECK_SECONDS = env_int("HEALTH_CHECK_SECONDS", 5)
 
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")

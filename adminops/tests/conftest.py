@@ -15,3 +15,13 @@ def adminops_log(caplog, monkeypatch):
     monkeypatch.setattr(logger, "handlers", [caplog.handler])
     with caplog.at_level(logging.DEBUG, logger="adminops"):
         yield caplog
+
+
+@pytest.fixture(autouse=True)
+def fresh_health_checks():
+    """Each test sees its own health checks, not a report shared from an earlier test."""
+    from adminops import selectors
+
+    selectors._health_memo.clear()
+    yield
+    selectors._health_memo.clear()

@@ -44,7 +44,8 @@ def test_health_answers_with_trailing_slash_too(anon, db):
     assert anon.get(HEALTH + "/").status_code == 200
 
 
-def test_worker_unknown_until_a_heartbeat_then_ok(anon, db):
+def test_worker_unknown_until_a_heartbeat_then_ok(anon, db, settings):
+    settings.HEALTH_CHECK_SECONDS = 0  # no sharing of checks between the two probes
     before = anon.get(HEALTH).json()["worker"]
     beat = record_worker_heartbeat()
     after = anon.get(HEALTH).json()["worker"]
@@ -175,3 +176,59 @@ def test_unknown_method_is_refused(anon):
 
     assert response.status_code == 405
     assert response.json()["error_code"] == "METHOD-405"
+
+
+def test_checks_are_shared_for_a_few_seconds(anon, db, settings, monkeypatch):
+    calls = []
+    monkeypatch.setattr(selectors, "_run_cheap_query", lambda: calls.append(1))
+    settings.HEALTH_CHECK_SECONDS = 60
+    first = anon.get(HEALTH).json()
+    second = anon.get(HEALTH).json()
+    assert len(calls) == 1
+    assert second["status"] == first["status"] == "healthy"
+    assert parse_datetime(second["timestamp"]) >= parse_datetime(first["timestamp"])
+    settings.HEALTH_CHECK_SECONDS = 0
+    anon.get(HEALTH)
+    assert len(calls) == 2
+
+
+def test_redis_down_is_503_not_500(anon, db, settings, broker_without_eager):
+    settings.REDIS_URL = "redis://:hunter2-redis-pass@127.0.0.1:1/0"
+    response = anon.get(HEALTH)
+    assert response.status_code == 503
+    assert response.json()["status"] == "unhealthy"
+    assert response.json()["broker"] == {"status": "error", "transport": "redis"}
+
+
+def test_one_redis_client_serves_every_probe(anon, db, settings, broker_without_eager):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    selectors._redis_client.cache_clear()
+    anon.get(HEALTH)
+    selectors._health_memo.clear()
+    anon.get(HEALTH)
+    assert selectors._redis_client.cache_info().misses == 1
+
+
+@pytest.fixture
+def redis_down(settings, broker_without_eager):
+    """Redis configured as broker and cache, but nothing listens there."""
+    dead = "redis://127.0.0.1:1/0"
+    settings.REDIS_URL = dead
+    settings.CACHES = {
+        "default": {"BACKEND": "medikeep.cache.CountingRedisCache", "LOCATION": dead}
+    }
+    return dead
+
+
+def test_with_redis_down_health_is_503_and_the_api_keeps_answering(
+    anon, db, alice, client_for, redis_down
+):
+    from medikeep.accounts.tests.factories import DEFAULT_PASSWORD
+
+    health = anon.get(HEALTH)
+    assert health.status_code == 503
+    assert health.json()["broker"]["status"] == "error"
+    # Rate limits and the login lock-out stop counting instead of failing every request.
+    login = anon.post("/api/v1/auth/login", {"username": "alice", "password": DEFAULT_PASSWORD})
+    assert login.status_code == 200
+    assert client_for(alice).get("/api/v1/users/me").status_code == 200

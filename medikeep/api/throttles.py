@@ -8,6 +8,7 @@ window boundary; the contract's limits are budgets against abuse, not exact mete
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from functools import lru_cache
@@ -17,6 +18,8 @@ from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
 from medikeep.middleware import client_ip
+
+logger = logging.getLogger("medikeep.security")
 
 # Scopes counted per client address rather than per account: they are reached before or
 # without a login, so an address is all there is to count.
@@ -33,15 +36,31 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 
 def count_in_window(key: str, duration: int) -> int:
-    """Counts one more hit under `key` for a window of `duration` seconds; returns the total."""
-    if hasattr(cache, "count_hit"):  # Redis: one round trip (medikeep/cache.py)
-        return cache.count_hit(key, duration + 1)
+    """Counts one more hit under `key` for a window of `duration` seconds; returns the total,
+    or 0 when the cache cannot be reached: limits then stop counting (logged) rather than
+    every request failing — health answers 503 and says why."""
     try:
-        return cache.incr(key)
-    except ValueError:  # no counter yet (or it just expired)
-        if cache.add(key, 1, timeout=duration + 1):
-            return 1
-        return cache.incr(key)
+        if hasattr(cache, "count_hit"):  # Redis: one round trip (medikeep/cache.py)
+            return cache.count_hit(key, duration + 1)
+        try:
+            return cache.incr(key)
+        except ValueError:  # no counter yet (or it just expired)
+            if cache.add(key, 1, timeout=duration + 1):
+                return 1
+            return cache.incr(key)
+    except Exception as exc:
+        _warn_cache_down(exc)
+        return 0
+
+
+_last_warning = [0.0]
+
+
+def _warn_cache_down(exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _last_warning[0] >= 60:  # once a minute per process, not once per request
+        _last_warning[0] = now
+        logger.warning("rate limits not counted: the cache is unreachable (%s)", type(exc).__name__)
 
 
 class ScopedRateThrottle(BaseThrottle):
