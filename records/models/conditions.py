@@ -25,10 +25,13 @@ class ConditionStatus(models.TextChoices):
 
 
 class ConditionSeverity(models.TextChoices):
+    # The contract lists mild, moderate and severe; the reference adds critical, and the web
+    # app's condition form offers life-threatening (as for allergies and injuries).
     MILD = "mild", "Mild"
     MODERATE = "moderate", "Moderate"
     SEVERE = "severe", "Severe"
     CRITICAL = "critical", "Critical"
+    LIFE_THREATENING = "life-threatening", "Life-threatening"
 
 
 class Condition(TaggedMixin, PatientOwnedModel):

@@ -21,6 +21,8 @@ class ImmunizationRoute(models.TextChoices):
     INTRADERMAL = "intradermal", "Intradermal"
     ORAL = "oral", "Oral"
     NASAL = "nasal", "Nasal"
+    # The web app's immunization form offers it too.
+    INTRAVENOUS = "intravenous", "Intravenous"
 
 
 class Immunization(TaggedMixin, PatientOwnedModel):

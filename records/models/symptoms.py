@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from patients.core.links import PatientLinkModel
 from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
-from records.models.conditions import Condition, ConditionSeverity
+from records.models.conditions import Condition
 from records.models.medications import Medication
 
 __all__ = [
@@ -54,9 +54,14 @@ class SymptomStatus(models.TextChoices):
     RECURRING = "recurring", "Recurring"
 
 
-# The same four levels as a condition's severity: one choice set, so that the schema has
-# one enum for it (two identical TextChoices make drf-spectacular's enum names collide).
-SymptomOccurrenceSeverity = ConditionSeverity
+class SymptomOccurrenceSeverity(models.TextChoices):
+    # The four levels the web app offers for an episode. Its own set: a condition's severity
+    # also takes life-threatening. (Two TextChoices with the same values would make
+    # drf-spectacular's enum names collide; medikeep/api/schema.py names each set once.)
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+    CRITICAL = "critical", "Critical"
 
 
 # The order of severities, for "the worst of the day" (timeline) in the database.
