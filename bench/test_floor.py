@@ -1,8 +1,8 @@
 """The raw floor (bench/floor.py) answers the benchmark endpoints as the project does.
 
 The floor is called in-process on the test database's own connection, beside the project's
-answer for the same rows: a floor that answered less (or other) JSON would flatter the
-project in bench/compare.py. No timing here: speed is measured by compare.py only.
+answer for the same rows, so that bench/compare.py's ratio compares the same work. No
+timing here: speed is measured by compare.py only.
 """
 
 from __future__ import annotations
