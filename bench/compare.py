@@ -30,7 +30,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 from bench.load import resolve_loopback  # noqa: E402  (only loopback targets)
 
-PROJECT_APP, FLOOR_APP = "medikeep.wsgi:application", "bench.floor:application"
+# The project's WSGI module, and the floor's, which also names its app `application`.
+PROJECT_APP, FLOOR_APP = "medikeep.wsgi", "bench.floor"
 FALLBACK_FLOOR_CMD = (
     "{python} -m gunicorn bench.floor:application --bind {bind} --workers 2"
     " --worker-class gthread --threads 4"
