@@ -160,8 +160,18 @@ PAGES = [
 ]
 
 
-@pytest.fixture(params=PAGES, ids=lambda page: page.base.replace("/{}", ""))
+def _page_id(page) -> str:
+    return page.base.replace("/{}", "")
+
+
+@pytest.fixture(params=PAGES, ids=_page_id)
 def page(request):
+    return request.param
+
+
+@pytest.fixture(params=[p for p in PAGES if p.bulk], ids=_page_id)
+def bulk_page(request):
+    """The link pages where the app links several records in one call."""
     return request.param
 
 
@@ -201,9 +211,8 @@ class TestLinks:
         assert removed.status_code == 200
         assert alice_api.get(list_url or page.url(parent)).json() == []
 
-    def test_bulk(self, page, alice_api, patient):
-        if not page.bulk:
-            pytest.skip("the app links these one at a time")
+    def test_bulk(self, bulk_page, alice_api, patient):
+        page = bulk_page
         parent = page.parent(patient=patient)
         children = [page.child(patient=patient) for _ in range(2)]
         nulls = {name: None for name in page.extra if name in BULK_FIELDS}
