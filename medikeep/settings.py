@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
         "medikeep.api.parsers.SafeFormParser",
         "medikeep.api.parsers.SafeMultiPartParser",
     ],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    "DEFAULT_RENDERER_CLASSES": ["medikeep.api.renderers.FastJSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "medikeep.api.pagination.SkipLimitPagination",
