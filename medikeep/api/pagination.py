@@ -7,15 +7,32 @@ from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+MAX_PARAM = 10**9
+
 
 class SkipLimitParams(serializers.Serializer):
-    skip = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10**9)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=10**9)
+    skip = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_PARAM)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PARAM)
+
+
+def _plain_number(text: str | None, minimum: int) -> int | None:
+    """The value of a plain decimal numeral within the limits, else None."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if minimum <= number <= MAX_PARAM else None
 
 
 def skip_limit(request, *, default_limit: int, max_limit: int) -> tuple[int, int]:
     """Validated (skip, limit); a limit above the maximum is capped, junk is a 422."""
-    params = SkipLimitParams(data=request.query_params)
+    query = request.query_params
+    skip_text, limit_text = query.get("skip"), query.get("limit")
+    # Absent or plain numbers (nearly every request) need no serializer to read.
+    skip = 0 if skip_text is None else _plain_number(skip_text, 0)
+    limit = default_limit if limit_text is None else _plain_number(limit_text, 1)
+    if skip is not None and limit is not None:
+        return skip, min(limit, max_limit)
+    params = SkipLimitParams(data=query)
     params.is_valid(raise_exception=True)
     limit = params.validated_data.get("limit") or default_limit
     return params.validated_data["skip"], min(limit, max_limit)
