@@ -14,6 +14,7 @@ from rest_framework.fields import get_error_detail
 from rest_framework.settings import api_settings
 
 from medikeep.api.exceptions import BusinessRuleError
+from medikeep.api.representation import FastModelSerializer
 from patients.access import Level, require_patient_access
 from patients.models import Patient, PatientOwnedModel
 
@@ -51,7 +52,7 @@ def tags_field():
     )
 
 
-class LenientModelSerializer(serializers.ModelSerializer):
+class LenientModelSerializer(FastModelSerializer):
     # Reads input as the reference's clients send it: choices in any case or spelling of
     # "-", "_" and spaces, and null or "" for an empty optional field (prepare_input). Every
     # `<relation>_id` in Meta.fields is the relation's writable id (422 for an unknown one).
@@ -148,6 +149,9 @@ class PatientOwnedSerializer(LenientModelSerializer):
     field_aliases: dict[str, str] = {}
     # Canonical names a create must give (under either name).
     required_on_create: tuple[str, ...] = ()
+    # Canonical names made optional because they may come under their alias (set by
+    # _with_aliases when the class's fields are built).
+    _required_by_alias: tuple[str, ...] = ()
 
     def prepare_input(self, data: dict) -> dict:
         data = super().prepare_input(data)
@@ -177,31 +181,38 @@ class PatientOwnedSerializer(LenientModelSerializer):
         same = [name for name in (alias, canonical) if str(data[name]) == str(stored)]
         return same[0] if len(same) == 1 else None
 
+    @classmethod
+    def _build_field_template(cls, serializer):
+        return cls._with_aliases(super()._build_field_template(serializer))
+
     def get_fields(self):
         fields = super().get_fields()
         request = self.context.get("request")
+        if request is None or not hasattr(self.root, "initial_data"):
+            return fields  # ids are only looked up in querysets when reading input
         for field in fields.values():
             queryset = getattr(field, "queryset", None)
-            if (
-                request is not None
-                and queryset is not None
-                and issubclass(queryset.model, PatientOwnedModel)
-            ):
+            if queryset is not None and issubclass(queryset.model, PatientOwnedModel):
                 field.queryset = queryset.model.objects.visible_to(request.user)
-        return self._with_aliases(fields)
+        return fields
 
-    def _with_aliases(self, fields):
-        if not self.field_aliases:
+    @classmethod
+    def _with_aliases(cls, fields):
+        # Built once per class (with the other fields), so canonical names that became
+        # optional here are the class's too.
+        cls._required_by_alias = ()
+        if not cls.field_aliases:
             return fields
-        self._required_by_alias = []
+        required_by_alias = []
         aliases = {}
-        for alias, canonical in self.field_aliases.items():
+        for alias, canonical in cls.field_aliases.items():
             field = fields[canonical]
             if field.required:  # it may now come under the alias: checked in validate()
                 field.required = False
                 field.help_text = field.help_text or f"Required on create (or give {alias})."
-                self._required_by_alias.append(canonical)
+                required_by_alias.append(canonical)
             aliases.setdefault(canonical, []).append((alias, alias_field(field, canonical)))
+        cls._required_by_alias = tuple(required_by_alias)
         ordered = {}
         for name, field in fields.items():
             ordered[name] = field
@@ -211,7 +222,7 @@ class PatientOwnedSerializer(LenientModelSerializer):
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if self.instance is None:
-            required = (*self.required_on_create, *getattr(self, "_required_by_alias", ()))
+            required = (*self.required_on_create, *self._required_by_alias)
             missing = {
                 name: ["This field is required."]
                 for name in dict.fromkeys(required)

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from medikeep.api.representation import FastModelSerializer
 from records.models import Condition, Medication, Pharmacy, Practitioner
 
 # What a record's viewset joins so its practitioner (and pharmacy) summaries cost no query.
@@ -11,14 +12,14 @@ PRACTITIONER_PRACTICE_JOIN = "practitioner__practice"
 PRACTITIONER_FIELDS = ("practitioner_id", "practitioner")
 
 
-class MedicationSummarySerializer(serializers.ModelSerializer):
+class MedicationSummarySerializer(FastModelSerializer):
     class Meta:
         model = Medication
         fields = ["id", "medication_name", "dosage", "frequency", "status"]
         read_only_fields = fields
 
 
-class ConditionSummarySerializer(serializers.ModelSerializer):
+class ConditionSummarySerializer(FastModelSerializer):
     diagnosis = serializers.CharField(source="condition_name", read_only=True)
 
     class Meta:
@@ -27,7 +28,7 @@ class ConditionSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PractitionerSummarySerializer(serializers.ModelSerializer):
+class PractitionerSummarySerializer(FastModelSerializer):
     """A practitioner as records show it: specialty is the specialty's name."""
 
     specialty = serializers.CharField(source="specialty.name", read_only=True)
@@ -48,7 +49,7 @@ class PractitionerWithPracticeSerializer(PractitionerSummarySerializer):
         read_only_fields = fields
 
 
-class PharmacySummarySerializer(serializers.ModelSerializer):
+class PharmacySummarySerializer(FastModelSerializer):
     class Meta:
         model = Pharmacy
         fields = ["id", "name", "brand"]
