@@ -33,8 +33,8 @@ from bench.load import resolve_loopback  # noqa: E402  (only loopback targets)
 # The project's WSGI module, and the floor's, which also names its app `application`.
 PROJECT_APP, FLOOR_APP = "medikeep.wsgi", "bench.floor"
 FALLBACK_FLOOR_CMD = (
-    "{python} -m gunicorn bench.floor:application --bind {bind} --workers 2"
-    " --worker-class gthread --threads 4"
+    "{python} -m granian --interface wsgi --host {host} --port {port} --workers 2"
+    " --blocking-threads 1 bench.floor:application"
 )
 # High enough that the throttle never refuses the load (the scopes of medikeep/settings.py).
 RATES = {f"API_RATE_{s}": "1000000/s" for s in ("STANDARD", "AUTH", "SYSTEM", "SEARCH", "UPLOAD")}
@@ -352,7 +352,12 @@ def main(argv: list[str] | None = None) -> int:
                     print("no server command found under manage.py serve:", file=sys.stderr)
                     print(f"serving the floor with {FALLBACK_FLOOR_CMD}", file=sys.stderr)
                 template = FALLBACK_FLOOR_CMD if args.floor_cmd == "auto" else args.floor_cmd
-                cmd = shlex.split(template.format(python=sys.executable, bind=args.floor_bind))
+                host, port = args.floor_bind.rsplit(":", 1)
+                cmd = shlex.split(
+                    template.format(
+                        python=sys.executable, bind=args.floor_bind, host=host, port=port
+                    )
+                )
             floor_env = {**env, "FLOOR_USERNAME": args.username}
             procs.append(start(cmd, logs / "floor.log", floor_env))
             floor = f"http://{args.floor_bind}"

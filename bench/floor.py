@@ -6,7 +6,7 @@ user), no throttle. bench/compare.py measures the project against it; it is a me
 stick, not a product.
 
 Serve it the way the project is served, e.g.
-    FLOOR_USER_ID=1 .venv/bin/python -m gunicorn bench.floor:application --bind 127.0.0.1:8102
+    FLOOR_USER_ID=1 .venv/bin/python -m granian --interface wsgi --port 8102 bench.floor:application
 Database: DATABASE_URL (postgres://… through psycopg, sqlite:///… ) or the SQLite file
 $MEDIKEEP_VAR_DIR/medikeep.sqlite3 (default var/), as the project reads them.
 The user: FLOOR_USER_ID, or the id of FLOOR_USERNAME (default "bench").

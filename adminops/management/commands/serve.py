@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -10,31 +11,70 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from medikeep.env import env_bool, env_int
+
+
+def web_command(*, bind: str, workers: int, threads: int, access_log: bool) -> list[str]:
+    """Granian serving the WSGI app: its HTTP layer (keep-alive, parsing) runs in Rust, outside
+    the interpreter, and measured 1.4-1.7x gunicorn's sync and gthread workers on this
+    machine's 2 cores (docs/benchmarks.md, "Choosing the server")."""
+    host, _, port = bind.rpartition(":")
+    command = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        host.strip("[]") or "127.0.0.1",
+        "--port",
+        port,
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        "10",
+    ]
+    if access_log:
+        command.append("--access-log")
+    return [*command, "medikeep.wsgi:application"]
+
 
 class Command(BaseCommand):
-    help = "Serve the API (gunicorn) with a Celery worker and beat, as one foreground process."
+    help = "Serve the API (granian) with a Celery worker and beat, as one foreground process."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000")
-        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=env_int("WEB_WORKERS", os.cpu_count() or 1),
+            help="Web server processes (env WEB_WORKERS; default: one per CPU core).",
+        )
+        parser.add_argument(
+            "--web-threads",
+            type=int,
+            default=env_int("WEB_THREADS", 1),
+            help="Threads per web process (env WEB_THREADS; default 1: the work is CPU-bound).",
+        )
+        parser.add_argument(
+            "--no-access-log",
+            action="store_true",
+            default=not env_bool("WEB_ACCESS_LOG", True),
+            help="No line per request on stdout (env WEB_ACCESS_LOG=false).",
+        )
         parser.add_argument("--no-worker", action="store_true", help="Serve the API only.")
 
-    def handle(self, *args, bind, web_workers, no_worker, **options):
+    def handle(self, *args, bind, web_workers, web_threads, no_access_log, no_worker, **options):
         commands = {
-            "web": [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "medikeep.wsgi:application",
-                "--bind",
-                bind,
-                "--workers",
-                str(web_workers),
-                "--access-logfile",
-                "-",
-                "--graceful-timeout",
-                "10",
-            ],
+            "web": web_command(
+                bind=bind,
+                workers=max(1, web_workers),
+                threads=max(1, web_threads),
+                access_log=not no_access_log,
+            ),
         }
         if not no_worker:
             commands["worker"] = [
