@@ -34,18 +34,23 @@ _PLAIN = {
 def _fresh_copy(field: Field) -> Field:
     """An unbound copy of a template field, for one serializer instance.
 
-    Leaf fields share their (read-only) configuration with the template: a shallow copy that
-    bind() then gives its own name, parent and source. Fields with fields inside (lists,
-    nested serializers) are deep-copied as DRF does, so the inner fields get the new parent.
+    A field shares its configuration with the template: a shallow copy that bind() then
+    gives its own name, parent and source; a list's or dict's child is copied the same way
+    and bound to the copy. Nested serializers are deep-copied as DRF does (their own fields
+    come from their class's template).
     """
-    if (
-        isinstance(field, BaseSerializer)
-        or hasattr(field, "child")
-        or hasattr(field, "child_relation")
-    ):
+    if isinstance(field, BaseSerializer) or hasattr(field, "child_relation"):
         return field.__deepcopy__({})
     copy = field.__class__.__new__(field.__class__)
     copy.__dict__.update(field.__dict__)
+    # The two containers code commonly changes in place on a bound field get their own.
+    copy.error_messages = dict(field.error_messages)
+    if "_validators" in field.__dict__:
+        copy._validators = list(field._validators)
+    if "child" in field.__dict__:  # ListField, DictField …: the child is bound to its list
+        child = copy.child = _fresh_copy(field.child)
+        child.source = field.child._kwargs.get("source")
+        child.bind(field_name="", parent=copy)
     return copy
 
 

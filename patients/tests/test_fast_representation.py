@@ -120,7 +120,12 @@ def test_fields_are_built_once_per_class_and_copied_per_serializer():
     assert first.fields["diagnosis"].parent is first
     # A change to one serializer's field stays there (per-request querysets, pinned zones).
     first.fields["notes"].required = True
-    assert ConditionSerializer().fields["notes"].required is False
+    first.fields["notes"].validators.append(lambda value: None)
+    first.fields["notes"].error_messages["blank"] = "changed"
+    fresh = ConditionSerializer().fields["notes"]
+    assert fresh.required is False
+    assert len(fresh.validators) == len(second.fields["notes"].validators)
+    assert fresh.error_messages["blank"] != "changed"
     # The canonical name that may come under its alias is required on create either way.
     assert "condition_name" in ConditionSerializer._required_by_alias
 
