@@ -10,12 +10,15 @@ record type in patients/tests/test_fast_representation.py).
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import partial
 from operator import attrgetter
 
 from rest_framework import serializers
 from rest_framework.fields import Field, SkipField
 from rest_framework.relations import PKOnlyObject, PrimaryKeyRelatedField
 from rest_framework.serializers import BaseSerializer
+from rest_framework.settings import ISO_8601, api_settings
 
 
 def _identity(value):
@@ -140,11 +143,25 @@ class FastModelSerializer(serializers.ModelSerializer):
         if method in _PLAIN:
             return _PLAIN[method]
         if (
-            isinstance(field, serializers.DateTimeField)
+            method is serializers.DateTimeField.to_representation
             and type(field).enforce_timezone is serializers.DateTimeField.enforce_timezone
             and type(field).default_timezone is serializers.DateTimeField.default_timezone
             and not hasattr(field, "timezone")
+            and getattr(field, "format", api_settings.DATETIME_FORMAT) == ISO_8601
         ):
             # DRF looks the current timezone up for every value; it is fixed for a request.
-            field.timezone = field.default_timezone()
+            zone = field.default_timezone()
+            if zone is not None:
+                return partial(_iso_datetime, zone=zone, fallback=field.to_representation)
         return field.to_representation
+
+
+def _iso_datetime(value, *, zone, fallback):
+    """DRF's ISO 8601 of an aware datetime in `zone` ("Z" for UTC); anything else is DRF's."""
+    if value.__class__ is not datetime or value.tzinfo is None:
+        return fallback(value)
+    try:
+        text = value.astimezone(zone).isoformat()
+    except OverflowError:
+        return fallback(value)  # DRF's error
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

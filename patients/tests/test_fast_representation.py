@@ -143,3 +143,29 @@ def test_related_ids_are_scoped_to_the_user_only_for_input(alice, rf):
     # looks an id up, so it builds no such queryset.
     assert " WHERE " in str(writing.fields["condition_id"].queryset.query)
     assert " WHERE " not in str(reading.fields["condition_id"].queryset.query)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_datetimes_are_drfs_in_the_active_timezone(patient, zone):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from records.api.medications import MedicationSerializer
+    from records.tests.factories import MedicationFactory
+
+    record = MedicationFactory(patient=patient)
+    values = [
+        dt.datetime(2024, 3, 1, 8, 30, 0, 123456, tzinfo=dt.UTC),
+        dt.datetime(2024, 7, 1, 8, 30, tzinfo=ZoneInfo("Asia/Kolkata")),
+        dt.datetime(2024, 3, 10, 7, 30, tzinfo=dt.UTC),  # the New York DST change
+        dt.datetime(2024, 3, 1, 8, 30),  # naive: made aware as DRF does
+        "2024-03-01T08:30:00Z",  # a text value is passed through
+    ]
+    with timezone.override(ZoneInfo(zone)):
+        for value in values:
+            record.created_at = value
+            fast = MedicationSerializer(record).data["created_at"]
+            drf = serializers.Serializer.to_representation(MedicationSerializer(record), record)
+            assert fast == drf["created_at"], value
