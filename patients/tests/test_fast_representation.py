@@ -7,6 +7,8 @@ from importlib import import_module
 
 import factory
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.renderers import JSONRenderer
@@ -52,11 +54,13 @@ def with_links(case) -> dict:
     }
 
 
-def answers(client, paths) -> list[tuple[str, int, bytes]]:
+def answers(client, paths) -> list[tuple[str, int, bytes, int]]:
+    """(path, status, body, number of queries) for each path."""
     results = []
     for path in paths:
-        response = client.get(path)
-        results.append((path, response.status_code, response.content))
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(path)
+        results.append((path, response.status_code, response.content, len(queries)))
     return results
 
 
@@ -72,10 +76,11 @@ def test_every_record_type_answers_as_plain_drf(case, alice_api, patient, monkey
         f"{base}/{plain.pk}",
         f"{base}/{linked.pk}",
     ]
+    answers(alice_api, paths)  # warm the per-process caches (content types …)
     fast = answers(alice_api, paths)
-    assert all(status == 200 for _, status, _ in fast), fast
+    assert all(status == 200 for _, status, _, _ in fast), fast
     plain_drf(monkeypatch)
-    assert answers(alice_api, paths) == fast
+    assert answers(alice_api, paths) == fast  # the same bytes from the same queries
 
 
 def test_directory_lists_answer_as_plain_drf(alice_api, monkeypatch):
@@ -85,10 +90,11 @@ def test_directory_lists_answer_as_plain_drf(alice_api, monkeypatch):
         f"/api/v1/{prefix}"
         for prefix in ("practitioners", "pharmacies", "practices", "medical-specialties")
     ]
+    answers(alice_api, paths)  # warm the per-process caches (content types …)
     fast = answers(alice_api, paths)
-    assert all(status == 200 for _, status, _ in fast), fast
+    assert all(status == 200 for _, status, _, _ in fast), fast
     plain_drf(monkeypatch)
-    assert answers(alice_api, paths) == fast
+    assert answers(alice_api, paths) == fast  # the same bytes from the same queries
 
 
 def test_the_row_shows_what_drf_shows_for_awkward_values(patient):
@@ -169,3 +175,17 @@ def test_datetimes_are_drfs_in_the_active_timezone(patient, zone):
             fast = MedicationSerializer(record).data["created_at"]
             drf = serializers.Serializer.to_representation(MedicationSerializer(record), record)
             assert fast == drf["created_at"], value
+
+
+@pytest.mark.parametrize("path", ["/api/v1/injury-types", "/api/v1/injury-types/dropdown"])
+def test_injury_type_lists_do_not_grow_in_queries(alice_api, alice, path):
+    from records.tests.factories import InjuryTypeFactory
+
+    InjuryTypeFactory.create_batch(2, created_by=alice)
+    alice_api.get(path)  # warm the per-process caches
+    with CaptureQueriesContext(connection) as few:
+        assert alice_api.get(path).status_code == 200
+    InjuryTypeFactory.create_batch(20, created_by=alice)
+    with CaptureQueriesContext(connection) as many:
+        assert len(alice_api.get(path).json()) >= 22
+    assert len(many) == len(few)
