@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import partial
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.http import QueryDict
+from django.utils.functional import SimpleLazyObject
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 from rest_framework.settings import api_settings
@@ -188,20 +190,21 @@ class PatientOwnedSerializer(LenientModelSerializer):
     def get_fields(self):
         fields = super().get_fields()
         request = self.context.get("request")
-        if request is None or not hasattr(self.root, "initial_data"):
-            return fields  # ids are only looked up in querysets when reading input
+        if request is None:
+            return fields
         for field in fields.values():
             queryset = getattr(field, "queryset", None)
             if queryset is not None and issubclass(queryset.model, PatientOwnedModel):
-                field.queryset = queryset.model.objects.visible_to(request.user)
+                # Built when an id is looked up (input, forms), not for every response.
+                field.queryset = SimpleLazyObject(partial(visible_records, queryset.model, request))
         return fields
 
     @classmethod
     def _with_aliases(cls, fields):
         # Built once per class (with the other fields), so canonical names that became
         # optional here are the class's too.
-        cls._required_by_alias = ()
         if not cls.field_aliases:
+            cls._required_by_alias = ()
             return fields
         required_by_alias = []
         aliases = {}
@@ -256,6 +259,10 @@ class PatientOwnedSerializer(LenientModelSerializer):
 
     def _full_clean(self, attrs: dict) -> dict:
         return clean_through_model(self.Meta.model, self.instance, attrs, exclude=["patient"])
+
+
+def visible_records(model, request):
+    return model.objects.visible_to(request.user)
 
 
 def clean_through_model(model, instance, attrs: dict, *, exclude=(), uniqueness=True) -> dict:

@@ -136,19 +136,23 @@ def test_fields_are_built_once_per_class_and_copied_per_serializer():
     assert "condition_name" in ConditionSerializer._required_by_alias
 
 
-def test_related_ids_are_scoped_to_the_user_only_for_input(alice, rf):
+def test_related_ids_are_looked_up_among_visible_records_built_only_when_used(alice, patient, rf):
+    from django.utils.functional import empty
     from rest_framework.request import Request
 
     from records.api.procedures import ProcedureSerializer
+    from records.tests.factories import ConditionFactory, ProcedureFactory
 
+    record = ProcedureFactory(patient=patient, condition=ConditionFactory(patient=patient))
     request = Request(rf.get("/"))
     request.user = alice
-    reading = ProcedureSerializer(context={"request": request})
-    writing = ProcedureSerializer(data={}, context={"request": request})
-    # Writing looks the condition up among the patients alice may see; reading never
-    # looks an id up, so it builds no such queryset.
-    assert " WHERE " in str(writing.fields["condition_id"].queryset.query)
-    assert " WHERE " not in str(reading.fields["condition_id"].queryset.query)
+    serializer = ProcedureSerializer(record, context={"request": request})
+    assert serializer.data["condition_id"] == record.condition_id
+    lookup = serializer.fields["condition_id"].queryset
+    assert lookup._wrapped is empty  # a response needs no lookup queryset
+    # Input looks ids up among the records of patients alice may see (the contract test
+    # checks a stranger's id is refused).
+    assert " IN (SELECT " in str(lookup.all().query)
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
