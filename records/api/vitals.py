@@ -455,8 +455,12 @@ class VitalsViewSet(VitalsImportMixin, PatientOwnedViewSet):
         # aggregates read that patient's rows without the general access subquery, which
         # SQLite would test against every one of up to a few hundred thousand readings.
         patient_id = self.target_patient_id()
-        queryset = self.filter_queryset(Vitals.objects.for_patient(patient_id))
-        return Response(VitalsStatsSerializer(queryset.stats(patient_id)).data)
+        if self.request.query_params.keys() & VitalsFilterSet.base_filters.keys():
+            queryset = self.filter_queryset(Vitals.objects.for_patient(patient_id))
+            stats = queryset.stats(patient_id)
+        else:  # all the patient's readings: cached until the next write
+            stats = Vitals.objects.patient_stats(patient_id)
+        return Response(VitalsStatsSerializer(stats).data)
 
     @extend_schema(
         parameters=[
