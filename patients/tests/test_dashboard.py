@@ -78,6 +78,18 @@ class TestCounts:
             stats = dashboard_stats(filled.pk)
         assert stats["total_records"] == 5
 
+    def test_the_sql_is_built_once_per_process(self, filled, alice, monkeypatch):
+        dashboard_stats(filled.pk)
+
+        def rebuilt():
+            raise AssertionError("the dashboard query was built again")
+
+        monkeypatch.setattr("patients.models.record_models", rebuilt)
+        other = PatientFactory(owner=alice)
+        medication(other)
+        assert dashboard_stats(other.pk)["total_medications"] == 1
+        assert dashboard_stats(filled.pk)["active_medications"] == 2
+
     def test_request_queries_do_not_grow_with_records(self, client_for, bob, filled):
         client = client_for(bob)
 
