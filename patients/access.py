@@ -16,10 +16,16 @@ Rules (DESIGN.md §3), each with its reason:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import IntEnum
+from functools import lru_cache
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
+from django.db.models import DateTimeField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
+from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from patients.choices import ShareLevel
@@ -49,16 +55,50 @@ class Level(IntEnum):
         return self.name.lower()
 
 
-def accessible_patient_ids(user, level: Level = Level.VIEW) -> QuerySet:
+def _accessible_queryset(user_id: int, level: Level, moment: datetime) -> QuerySet:
+    shared = PatientShare.objects.in_force(at=moment).filter(
+        grantee_id=user_id, level__in=level.share_levels
+    )
+    return Patient.objects.filter(
+        Q(owner_id=user_id) | Q(id__in=shared.values("patient_id"))
+    ).values("id")
+
+
+# Stand-ins for the two values that differ between requests (see _accessible_sql).
+_ANY_USER = -2_000_000_011
+_ANY_MOMENT = datetime(1901, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+
+
+@lru_cache(maxsize=16)
+def _accessible_sql(alias: str, level: Level) -> tuple[str, tuple, tuple]:
+    """The access subquery's SQL, compiled once per process and level: it scopes every
+    request, and building it through the ORM each time cost as much as the rest of a detail
+    request. The ORM still writes it, with stand-ins; returns the SQL, its parameters and,
+    per parameter, which request value replaces it ("user", "moment" or None)."""
+    sql, params = (
+        _accessible_queryset(_ANY_USER, level, _ANY_MOMENT).query.get_compiler(alias).as_sql()
+    )
+    moment = DateTimeField().get_db_prep_value(_ANY_MOMENT, connections[alias])
+    slots = tuple(
+        "user" if value == _ANY_USER else "moment" if value == moment else None for value in params
+    )
+    if "user" not in slots or "moment" not in slots:
+        raise ImproperlyConfigured("The access subquery's parameters were not recognised.")
+    return sql, tuple(params), slots
+
+
+def accessible_patient_ids(user, level: Level = Level.VIEW):
     """A subquery of the ids of patients `user` may act on at `level` (use as `__in=`)."""
     if not getattr(user, "is_authenticated", False):
         return Patient.objects.none().values("id")
-    shared = PatientShare.objects.in_force().filter(
-        grantee_id=user.pk, level__in=level.share_levels
-    )
-    return Patient.objects.filter(
-        Q(owner_id=user.pk) | Q(id__in=shared.values("patient_id"))
-    ).values("id")
+    alias = router.db_for_read(Patient)
+    sql, template, slots = _accessible_sql(alias, level)
+    values = {
+        "user": user.pk,
+        "moment": DateTimeField().get_db_prep_value(timezone.now(), connections[alias]),
+    }
+    params = [values[slot] if slot else value for slot, value in zip(slots, template, strict=True)]
+    return RawSQL(sql, params)
 
 
 def _cache(user) -> dict:

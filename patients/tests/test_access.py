@@ -92,3 +92,24 @@ def test_grantable_levels(alice, bob, carol, dave, shared_patient):
     assert max_grantable_level(dave, shared_patient.pk) == Level.EDIT
     assert max_grantable_level(carol, shared_patient.pk) is None
     assert max_grantable_level(bob, shared_patient.pk) is None
+
+
+def test_the_compiled_subquery_takes_each_requests_user_and_moment(alice, bob, shared_patient):
+    from patients import access
+    from patients.tests.factories import PatientFactory
+
+    PatientShare.objects.filter(grantee=bob).update(
+        expires_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    def visible(user):
+        return set(
+            Patient.objects.filter(id__in=accessible_patient_ids(user)).values_list("id", flat=True)
+        )
+
+    access._accessible_sql.cache_clear()
+    assert visible(bob) == {shared_patient.pk}  # not expired yet
+    other = PatientFactory(owner=bob)
+    assert visible(bob) == {shared_patient.pk, other.pk}
+    assert visible(alice) == {shared_patient.pk}
+    assert access._accessible_sql.cache_info().misses == 1  # compiled once, reused
