@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from medikeep.accounts.models import User, UserPreference
 from medikeep.accounts.validators import validate_username
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.serializers import MessageSerializer  # noqa: F401 (s.MessageSerializer)
 
 
@@ -15,7 +16,7 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(FastModelSerializer):
     last_login_at = serializers.DateTimeField(source="last_login", read_only=True)
     active_patient_id = serializers.SerializerMethodField()
 
