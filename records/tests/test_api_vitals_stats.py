@@ -189,3 +189,25 @@ def test_stats_query_count_does_not_grow_with_readings(alice_api, patient):
         sql = query["sql"]
         if f'FROM "{table}"' in sql.split("WHERE")[0] and "LIMIT 1" not in sql:
             assert "AVG(" in sql.upper() or "COUNT(" in sql.upper(), sql
+
+
+def test_the_compiled_statements_agree_with_the_queryset(patient):
+    """patient_stats runs statements compiled once (on SQLite a pass per measure); stats()
+    builds them for its queryset (one pass): the same answer."""
+    for day in range(9):
+        reading(
+            patient,
+            day,
+            systolic_bp=110 + day,
+            diastolic_bp=70 + day % 3,
+            heart_rate=60 + 5 * (day % 4) if day % 2 else None,
+            weight=180 - 2.5 * day if day % 3 else None,
+            height=70 if day == 4 else None,
+            blood_glucose=100 + 10 * day if day > 5 else None,
+            pain_scale=day % 10,
+        )
+    compiled = Vitals.objects.patient_stats(patient.pk)
+    assert compiled == Vitals.objects.for_patient(patient.pk).stats(patient.pk)
+    assert compiled["total_readings"] == 9
+    assert compiled["measures"]["blood_glucose"]["trend"] == "increasing"
+    assert compiled["measures"]["weight"]["trend"] == "decreasing"
