@@ -156,3 +156,32 @@ def test_deeply_nested_json_is_a_400(anon):
     )
     assert response.status_code == 400
     assert response.json()["error_code"] == "BAD-400"
+
+
+def test_every_model_serializer_takes_the_fast_read_path():
+    """medikeep/api/representation.py: fields built once per class, rows rendered by a plan."""
+    import django.apps
+    from rest_framework.serializers import ModelSerializer
+
+    from medikeep.api.representation import FastModelSerializer
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    from django.conf import settings
+
+    ours = {  # the project's own apps, not the libraries in the virtualenv
+        config.name.split(".")[0]
+        for config in django.apps.apps.get_app_configs()
+        if config.path.startswith(str(settings.BASE_DIR)) and "site-packages" not in config.path
+    }
+    offenders = sorted(
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in subclasses(ModelSerializer)
+        if cls.__module__.split(".")[0] in ours
+        and ".tests" not in cls.__module__
+        and not issubclass(cls, FastModelSerializer)
+    )
+    assert not offenders, offenders

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.serializers import MessageSerializer  # noqa: F401 (used as s.MessageSerializer)
 from patients import photos
 from patients.access import level_on
@@ -127,7 +128,7 @@ class AddressField(serializers.Field):
         return value
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(FastModelSerializer):
     """A patient. Validation runs the model's full_clean(), so the admin shares the rules."""
 
     owner_user_id = serializers.IntegerField(source="owner_id", read_only=True)
@@ -353,7 +354,7 @@ class PhotoUploadSerializer(serializers.Serializer):
         return upload
 
 
-class PhotoSerializer(serializers.ModelSerializer):
+class PhotoSerializer(FastModelSerializer):
     patient_id = serializers.IntegerField(read_only=True)
     filename = serializers.CharField(read_only=True)
 

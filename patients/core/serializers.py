@@ -292,7 +292,7 @@ def clean_through_model(model, instance, attrs: dict, *, exclude=(), uniqueness=
     return {name: getattr(candidate, name) if name in concrete else v for name, v in attrs.items()}
 
 
-class PatientBriefSerializer(serializers.ModelSerializer):
+class PatientBriefSerializer(FastModelSerializer):
     """The patient a record belongs to, as records show it."""
 
     name = serializers.CharField(source="full_name", read_only=True)

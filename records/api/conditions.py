@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastModelSerializer
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.serializers import (
@@ -26,7 +27,7 @@ from records.api.summaries import (
 from records.models import Condition, ConditionMedication, Treatment
 
 
-class ConditionTreatmentSerializer(serializers.ModelSerializer):
+class ConditionTreatmentSerializer(FastModelSerializer):
     """A treatment of the condition, as the condition shows it."""
 
     name = serializers.CharField(source="treatment_name", read_only=True)
@@ -70,7 +71,7 @@ class ConditionSerializer(PatientOwnedSerializer):
         ]
 
 
-class ConditionDropdownSerializer(serializers.ModelSerializer):
+class ConditionDropdownSerializer(FastModelSerializer):
     # The contract lists condition_name; the web app builds its labels from diagnosis.
     diagnosis = serializers.CharField(source="condition_name", read_only=True)
 

@@ -21,6 +21,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import ConflictError, FieldValidationError
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.throttles import ScopedRateThrottle
 from patients.core.serializers import LenientModelSerializer, clean_through_model
 from records.api.reference_base import DirectoryViewSet
@@ -292,7 +293,7 @@ class PracticeSerializer(DirectoryEntrySerializer):
         return practice.practitioners.count() if count is None else count
 
 
-class PracticeSummarySerializer(serializers.ModelSerializer):
+class PracticeSummarySerializer(FastModelSerializer):
     practitioner_count = serializers.IntegerField(read_only=True)
 
     class Meta:

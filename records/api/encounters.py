@@ -7,6 +7,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
+from medikeep.api.representation import FastModelSerializer
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
@@ -67,7 +68,7 @@ class EncounterSerializer(PatientOwnedSerializer):
         return super().validate(attrs)
 
 
-class EncounterSummarySerializer(serializers.ModelSerializer):
+class EncounterSummarySerializer(FastModelSerializer):
     """The visit as shown inside links and other records."""
 
     class Meta:

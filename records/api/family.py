@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastModelSerializer
 from patients.choices import PatientGender
 from patients.core.filtersets import LenientChoiceFilter, PatientOwnedFilterSet
 from patients.core.routing import register_nested_record
@@ -60,7 +61,7 @@ class FamilyGenderField(serializers.ChoiceField):
 # --- family conditions ----------------------------------------------------------------------
 
 
-class FamilyMemberBriefSerializer(serializers.ModelSerializer):
+class FamilyMemberBriefSerializer(FastModelSerializer):
     class Meta:
         model = FamilyMember
         fields = ["id", "name", "relationship"]
@@ -102,7 +103,7 @@ class FamilyConditionSerializer(PatientOwnedSerializer):
         return super().validate(attrs)
 
 
-class FamilyConditionInMemberSerializer(serializers.ModelSerializer):
+class FamilyConditionInMemberSerializer(FastModelSerializer):
     """A condition as listed inside its family member."""
 
     family_member_id = serializers.IntegerField(read_only=True)
@@ -185,7 +186,7 @@ class FamilyMemberSerializer(PatientOwnedSerializer):
         return super().validate(attrs)
 
 
-class FamilyMemberDropdownSerializer(serializers.ModelSerializer):
+class FamilyMemberDropdownSerializer(FastModelSerializer):
     class Meta:
         model = FamilyMember
         fields = ["id", "name", "relationship"]

@@ -19,6 +19,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.serializers import MessageSerializer
 from medikeep.api.views import ApiViewSet
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
@@ -56,7 +57,7 @@ MAX_ID = 2**62
 # --- injury types ---------------------------------------------------------------------------
 
 
-class InjuryTypeSerializer(serializers.ModelSerializer):
+class InjuryTypeSerializer(FastModelSerializer):
     name = serializers.CharField(min_length=2, max_length=100)
     description = serializers.CharField(
         max_length=300, required=False, allow_blank=True, allow_null=True
@@ -83,7 +84,7 @@ class InjuryTypeSerializer(serializers.ModelSerializer):
         )
 
 
-class InjuryTypeDropdownSerializer(serializers.ModelSerializer):
+class InjuryTypeDropdownSerializer(FastModelSerializer):
     class Meta:
         model = InjuryType
         fields = ["id", "name", "is_system"]
@@ -142,7 +143,7 @@ class InjuryTypeViewSet(
 # --- injuries -------------------------------------------------------------------------------
 
 
-class InjuryTypeSummarySerializer(serializers.ModelSerializer):
+class InjuryTypeSummarySerializer(FastModelSerializer):
     class Meta:
         model = InjuryType
         fields = ["id", "name", "description", "is_system", "created_at", "updated_at"]
@@ -209,14 +210,14 @@ class InjuryViewSet(PatientOwnedViewSet):
 # --- links ----------------------------------------------------------------------------------
 
 
-class TreatmentBriefSerializer(serializers.ModelSerializer):
+class TreatmentBriefSerializer(FastModelSerializer):
     class Meta:
         model = Treatment
         fields = ["id", "treatment_name", "treatment_type", "status", "start_date", "end_date"]
         read_only_fields = fields
 
 
-class ProcedureBriefSerializer(serializers.ModelSerializer):
+class ProcedureBriefSerializer(FastModelSerializer):
     class Meta:
         model = Procedure
         fields = ["id", "procedure_name", "procedure_type", "procedure_date", "status"]

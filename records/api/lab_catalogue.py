@@ -41,6 +41,7 @@ from rest_framework.response import Response
 
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.pagination import skip_limit
+from medikeep.api.representation import FastModelSerializer
 from patients.core.serializers import LenientChoiceField, clean_through_model, match_choice
 from records.api.reference_base import CatalogueViewSet
 from records.models import StandardizedTest, StandardizedTestCategory, StandardizedTestResultType
@@ -65,7 +66,7 @@ TIER_CODE, TIER_NAME, TIER_PREFIX, TIER_SYNONYM, TIER_OTHER = range(5)
 # --- serializers ----------------------------------------------------------------------------
 
 
-class StandardizedTestSerializer(serializers.ModelSerializer):
+class StandardizedTestSerializer(FastModelSerializer):
     """A catalogue entry. Writes (admins only) are validated by the model (`full_clean`)."""
 
     category = LenientChoiceField(choices=StandardizedTestCategory.choices, required=False)

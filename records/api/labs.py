@@ -15,6 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastModelSerializer
 from patients.access import Level, require_patient_access
 from patients.core.filtersets import PatientOwnedFilterSet, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
@@ -84,7 +85,7 @@ class LabResultSerializer(PatientOwnedSerializer):
         ]
 
 
-class LabResultSummarySerializer(serializers.ModelSerializer):
+class LabResultSummarySerializer(FastModelSerializer):
     """The lab result as shown inside links and components."""
 
     class Meta:

@@ -23,6 +23,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastModelSerializer
 from patients.core.filtersets import LenientChoiceFilter, PatientOwnedFilterSet, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.routing import register_nested_record
@@ -106,7 +107,7 @@ class SymptomSerializer(PatientOwnedSerializer):
         return super().validate(attrs)
 
 
-class SymptomSummarySerializer(serializers.ModelSerializer):
+class SymptomSummarySerializer(FastModelSerializer):
     class Meta:
         model = Symptom
         fields = ["id", "symptom_name", "category", "status", "is_chronic"]
@@ -169,7 +170,7 @@ class TimelinePointSerializer(serializers.Serializer):
 # --- links ----------------------------------------------------------------------------------
 
 
-class SymptomLinkSerializer(serializers.ModelSerializer):
+class SymptomLinkSerializer(FastModelSerializer):
     """Link rows of a symptom. The contract's bodies call the note `notes`, the reference
     `relevance_note`: both are read, both are returned."""
 
@@ -193,7 +194,7 @@ class SymptomLinkSerializer(serializers.ModelSerializer):
         return data
 
 
-class TreatmentLinkSummarySerializer(serializers.ModelSerializer):
+class TreatmentLinkSummarySerializer(FastModelSerializer):
     class Meta:
         model = Treatment
         fields = ["id", "treatment_name", "treatment_type", "status", "start_date", "end_date"]

@@ -18,6 +18,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 
+from medikeep.api.representation import FastModelSerializer
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.serializers import (
@@ -167,7 +168,7 @@ class MedicalEquipmentSerializer(PatientOwnedSerializer):
         ]
 
 
-class MedicalEquipmentSummarySerializer(serializers.ModelSerializer):
+class MedicalEquipmentSummarySerializer(FastModelSerializer):
     """The device as shown inside treatment links."""
 
     class Meta:
@@ -272,7 +273,7 @@ class TreatmentMedicationLinkBase(MedicationOverridesBase):
         return [*names[:at], *EFFECTIVE_FIELDS, *names[at:]]
 
 
-class TreatmentMedicationSummarySerializer(serializers.ModelSerializer):
+class TreatmentMedicationSummarySerializer(FastModelSerializer):
     """The medication as shown in a treatment plan."""
 
     practitioner = PractitionerSummarySerializer(read_only=True, allow_null=True)
@@ -295,14 +296,14 @@ class TreatmentMedicationSummarySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TreatmentConditionSerializer(serializers.ModelSerializer):
+class TreatmentConditionSerializer(FastModelSerializer):
     class Meta:
         model = Condition
         fields = ["id", "condition_name"]
         read_only_fields = fields
 
 
-class TreatmentSummarySerializer(serializers.ModelSerializer):
+class TreatmentSummarySerializer(FastModelSerializer):
     """The treatment as shown from the medication's side, with its condition."""
 
     condition = TreatmentConditionSerializer(read_only=True, allow_null=True)

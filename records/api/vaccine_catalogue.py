@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.pagination import skip_limit
+from medikeep.api.representation import FastModelSerializer
 from patients.core.serializers import LenientChoiceField, clean_through_model, match_choice
 from records.api.reference_base import CatalogueViewSet
 from records.models import StandardizedVaccine, VaccineCategory
@@ -41,7 +42,7 @@ def names_field(**kwargs):
     )
 
 
-class StandardizedVaccineSerializer(serializers.ModelSerializer):
+class StandardizedVaccineSerializer(FastModelSerializer):
     """A catalogue entry. Writes (admins only) are validated by the model (`full_clean`)."""
 
     category = LenientChoiceField(choices=VaccineCategory.choices, required=False)

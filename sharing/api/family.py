@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.views import ApiView
 from patients.core.serializers import LenientChoiceField
 from records.models import FamilyCondition, FamilyMember
@@ -64,7 +65,7 @@ MEMBER_FIELDS = [
 ]
 
 
-class FamilyConditionReadSerializer(serializers.ModelSerializer):
+class FamilyConditionReadSerializer(FastModelSerializer):
     family_member_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -73,7 +74,7 @@ class FamilyConditionReadSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FamilyMemberReadSerializer(serializers.ModelSerializer):
+class FamilyMemberReadSerializer(FastModelSerializer):
     patient_id = serializers.IntegerField(read_only=True)
     death_age = serializers.IntegerField(read_only=True, allow_null=True)
 
@@ -93,7 +94,7 @@ class FamilyMemberHistorySerializer(FamilyMemberReadSerializer):
         read_only_fields = fields
 
 
-class ReceivedShareSerializer(serializers.ModelSerializer):
+class ReceivedShareSerializer(FastModelSerializer):
     """The share as its recipient sees it."""
 
     shared_by = UserBriefSerializer(read_only=True)
@@ -128,7 +129,7 @@ class SharedFamilyMemberSerializer(FamilyMemberHistorySerializer):
         return ReceivedShareSerializer(member.received_share).data
 
 
-class ShareDetailsSerializer(serializers.ModelSerializer):
+class ShareDetailsSerializer(FastModelSerializer):
     shared_by = UserBriefSerializer(read_only=True)
     shared_at = serializers.DateTimeField(source="created_at", read_only=True)
 
@@ -138,7 +139,7 @@ class ShareDetailsSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SharedFamilyHistorySerializer(serializers.ModelSerializer):
+class SharedFamilyHistorySerializer(FastModelSerializer):
     """A share received, as the web app reads it: {family_member, share_details}."""
 
     family_member = FamilyMemberHistorySerializer(read_only=True)
@@ -154,7 +155,7 @@ class SharedWithMeSerializer(serializers.Serializer):
     shared_family_history = SharedFamilyHistorySerializer(many=True)
 
 
-class GivenShareSerializer(serializers.ModelSerializer):
+class GivenShareSerializer(FastModelSerializer):
     """A share as the member's owner sees it."""
 
     family_member_id = serializers.IntegerField(read_only=True)
@@ -181,7 +182,7 @@ class GivenShareSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationBriefSerializer(serializers.ModelSerializer):
+class InvitationBriefSerializer(FastModelSerializer):
     class Meta:
         model = Invitation
         fields = ["id", "title", "message", "responded_at"]

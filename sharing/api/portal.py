@@ -15,6 +15,7 @@ from medikeep.accounts import services as accounts
 from medikeep.accounts import tokens
 from medikeep.accounts.validators import validate_username
 from medikeep.api.pagination import skip_limit
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.views import ApiView
 from medikeep.middleware import client_ip
 from patients.choices import ShareLevel
@@ -189,7 +190,7 @@ class PortalUserSerializer(serializers.Serializer):
         return user.full_name or user.username
 
 
-class PortalRequestSerializer(serializers.ModelSerializer):
+class PortalRequestSerializer(FastModelSerializer):
     patient_id = serializers.IntegerField(read_only=True)
     payload = serializers.SerializerMethodField()
     submitted_by = PortalUserSerializer(read_only=True, allow_null=True)

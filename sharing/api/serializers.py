@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from medikeep.api.exceptions import RequestValidationError
+from medikeep.api.representation import FastModelSerializer
 from medikeep.api.serializers import MessageSerializer
 from patients.choices import ShareLevel
 from patients.core.serializers import LenientChoiceField
@@ -199,7 +200,7 @@ class SharedPatientSerializer(serializers.Serializer):
     birth_date = serializers.DateField()
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(FastModelSerializer):
     sent_by_user_id = serializers.IntegerField(source="sent_by_id", read_only=True)
     sent_to_user_id = serializers.IntegerField(source="sent_to_id", read_only=True)
     sent_by = UserBriefSerializer(read_only=True)
@@ -280,7 +281,7 @@ INVITATION_JOINS = ("sent_by", "sent_to")
 INVITATION_PREFETCH = ("patients", "family_members")
 
 
-class ShareSerializer(serializers.ModelSerializer):
+class ShareSerializer(FastModelSerializer):
     """A grant as its owner and its grantee see it."""
 
     patient_id = serializers.IntegerField(read_only=True)

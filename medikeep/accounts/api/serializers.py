@@ -136,7 +136,7 @@ def not_built_yet(field_class, value, **kwargs) -> serializers.Field:
     return field_class(read_only=True, default=value, **kwargs)
 
 
-class PreferenceSerializer(serializers.ModelSerializer):
+class PreferenceSerializer(FastModelSerializer):
     """The spec's keys (theme, notifications_enabled …) and the web app's (unit_system,
     date_format, the document back-ends) in one answer. Paperless-ngx and Papra are not built
     yet: their keys answer the reference's defaults (off, local storage) until they are."""
