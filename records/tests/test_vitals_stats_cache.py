@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 from patients.tests.factories import PatientFactory
-from records.models import Vitals
-from records.models.vitals import _cache_keys
+from records.models import Vitals, vitals_stats
+from records.models.vitals_stats import _cache_keys
 from records.services import vitals_import
 from records.tests.factories import VitalsFactory
 from records.tests.test_api_vitals_import import CLARITY, local
@@ -156,14 +156,14 @@ def test_an_answer_computed_before_a_write_is_not_served_after_it(warm, monkeypa
     answer after the write dropped the entry: the version it read is gone, so the next
     read computes again."""
     cache.delete(_cache_keys(warm.pk)[0])  # the version stays
-    compute = type(Vitals.objects.all())._patient_stats
+    compute = vitals_stats._compute
 
-    def compute_then_a_write_commits(self, connection, patient_id):
-        stale = compute(self, connection, patient_id)
+    def compute_then_a_write_commits(connection, patient_id):
+        stale = compute(connection, patient_id)
         reading(warm, 9, heart_rate=120)
         return stale
 
-    monkeypatch.setattr(type(Vitals.objects.all()), "_patient_stats", compute_then_a_write_commits)
+    monkeypatch.setattr(vitals_stats, "_compute", compute_then_a_write_commits)
     assert cached(warm)["total_readings"] == 3
     monkeypatch.undo()
     assert cached(warm)["total_readings"] == 4
