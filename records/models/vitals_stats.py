@@ -8,7 +8,9 @@ and a per-patient cache that every write of the patient's readings drops
 
 from __future__ import annotations
 
+import logging
 import uuid
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -18,6 +20,8 @@ from django.db.models import Avg, Count, FloatField, IntegerField, Max, Min, Q, 
 
 from patients.models import Patient
 from records.models.vitals import MEASURES, Vitals, VitalsTrend, compute_bmi
+
+logger = logging.getLogger("medikeep")
 
 # A trend compares the newest third of a measure's time span with the oldest third; it is
 # "stable" while the averages differ by at most this share of the older one.
@@ -68,18 +72,23 @@ def patient_stats(alias: str, patient_id: int) -> dict:
         # then neither read nor fill the cache.
         return _compute(connection, patient_id)
     data_key, version_key = _cache_keys(patient_id)
-    found = cache.get_many([data_key, version_key])
-    version = found.get(version_key)
-    if version is None:
-        cache.add(version_key, uuid.uuid4().hex, timeout=None)
-        version = cache.get(version_key)
+    try:
+        found = cache.get_many([data_key, version_key])
+        version = found.get(version_key)
+        if version is None:
+            cache.add(version_key, uuid.uuid4().hex, timeout=None)
+            version = cache.get(version_key)
+    except Exception as exc:
+        logger.warning("vitals statistics not cached: %s", type(exc).__name__)
+        return _compute(connection, patient_id)
     cached = found.get(data_key)
     if version is not None and cached is not None and cached[0] == version:
         return cached[1]
     # The version is read before the rows: a write committed after this point replaces it,
     # so an answer computed without that write is never served under the new one.
     stats = _compute(connection, patient_id)
-    cache.set(data_key, (version, stats), timeout=STATS_CACHE_SECONDS)
+    with suppress(Exception):
+        cache.set(data_key, (version, stats), timeout=STATS_CACHE_SECONDS)
     return stats
 
 
@@ -368,4 +377,13 @@ def invalidate_vitals_stats(patient_ids, *, using: str = DEFAULT_DB_ALIAS) -> No
     (at once outside one): their readings have changed."""
     keys = [key for pk in set(patient_ids) - {None} for key in _cache_keys(pk)]
     if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys), using=using)
+        transaction.on_commit(lambda: _forget(keys), using=using)
+
+
+def _forget(keys: list[str]) -> None:
+    # The write has committed: a cache that cannot be reached must not turn it into an error.
+    # What it still holds expires after STATS_CACHE_SECONDS.
+    try:
+        cache.delete_many(keys)
+    except Exception as exc:
+        logger.warning("vitals statistics cache not cleared: %s", type(exc).__name__)

@@ -173,3 +173,23 @@ def test_a_miss_costs_two_queries(patient, django_assert_num_queries):
     reading(patient)
     with django_assert_num_queries(2):
         assert cached(patient)["total_readings"] == 1
+
+
+def test_an_unreachable_cache_neither_fails_statistics_nor_writes(
+    settings, client_for, alice, patient, django_capture_on_commit_callbacks
+):
+    dead = "redis://127.0.0.1:1/0"  # nothing listens there: connections are refused at once
+    settings.CACHES = {
+        "default": {"BACKEND": "medikeep.cache.CountingRedisCache", "LOCATION": dead}
+    }
+    api = client_for(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = api.post(
+            "/api/v1/vitals/",
+            {"patient_id": patient.pk, "recorded_date": "2026-01-02T08:00:00Z", "heart_rate": 61},
+            format="json",
+        )
+    assert created.status_code == 201, created.content
+    stats = api.get(f"/api/v1/vitals/patient/{patient.pk}/stats")
+    assert stats.status_code == 200
+    assert stats.json()["avg_heart_rate"] == 61
