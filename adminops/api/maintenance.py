@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError
 from medikeep.api.permissions import IsAdmin
+from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
 from records.loaders import lab_catalogue
 
@@ -30,7 +31,7 @@ logger = logging.getLogger("adminops.maintenance")
 # --- serializers ----------------------------------------------------------------------------
 
 
-class TestLibraryFileSerializer(serializers.Serializer):
+class TestLibraryFileSerializer(FastSerializer):
     name = serializers.CharField()
     version = serializers.CharField(allow_null=True)
     checksum = serializers.CharField(allow_null=True, help_text="SHA-256 of the file.")
@@ -38,7 +39,7 @@ class TestLibraryFileSerializer(serializers.Serializer):
     error = serializers.CharField(allow_null=True, help_text="Why the file cannot be read.")
 
 
-class TestLibraryInfoSerializer(serializers.Serializer):
+class TestLibraryInfoSerializer(FastSerializer):
     version = serializers.CharField(
         allow_null=True, help_text="Version of the file last loaded (null: never loaded)."
     )
@@ -55,7 +56,7 @@ class TestLibraryInfoSerializer(serializers.Serializer):
     )
 
 
-class TestLibraryReloadSerializer(serializers.Serializer):
+class TestLibraryReloadSerializer(FastSerializer):
     success = serializers.BooleanField()
     version = serializers.CharField()
     test_count = serializers.IntegerField(help_text="Active tests after the reload.")
@@ -65,7 +66,7 @@ class TestLibraryReloadSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class TestLibrarySyncRequestSerializer(serializers.Serializer):
+class TestLibrarySyncRequestSerializer(FastSerializer):
     force_all = serializers.BooleanField(
         required=False,
         default=False,
@@ -73,7 +74,7 @@ class TestLibrarySyncRequestSerializer(serializers.Serializer):
     )
 
 
-class TestLibrarySyncSerializer(serializers.Serializer):
+class TestLibrarySyncSerializer(FastSerializer):
     success = serializers.BooleanField()
     components_processed = serializers.IntegerField()
     canonical_names_updated = serializers.IntegerField()

@@ -8,6 +8,8 @@ from datetime import UTC
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from medikeep.api.representation import FastSerializer
+
 MAX_BLOB_BYTES = 10 * 1024
 MAX_BLOB_DEPTH = 10
 RELEASES_DEFAULT, RELEASES_MAX = 10, 20
@@ -111,28 +113,28 @@ class LenientDateTimeField(serializers.DateTimeField):
 # --- system -------------------------------------------------------------------------------
 
 
-class DatabaseHealthSerializer(serializers.Serializer):
+class DatabaseHealthSerializer(FastSerializer):
     status = CheckStatusField()
     vendor = serializers.CharField()
 
 
-class BrokerHealthSerializer(serializers.Serializer):
+class BrokerHealthSerializer(FastSerializer):
     status = CheckStatusField()
     transport = serializers.ChoiceField(choices=["redis", "filesystem", "eager"])
 
 
-class WorkerHealthSerializer(serializers.Serializer):
+class WorkerHealthSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["ok", "stale", "unknown"])
     last_seen = utc_datetime(allow_null=True)
 
 
-class LoggingHealthSerializer(serializers.Serializer):
+class LoggingHealthSerializer(FastSerializer):
     current_level = serializers.CharField()
     level_valid = serializers.BooleanField()
     categories_configured = serializers.IntegerField()
 
 
-class SystemHealthSerializer(serializers.Serializer):
+class SystemHealthSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["healthy", "unhealthy"])
     timestamp = utc_datetime()
     app_name = serializers.CharField()
@@ -143,20 +145,20 @@ class SystemHealthSerializer(serializers.Serializer):
     logging_system = LoggingHealthSerializer()
 
 
-class VersionSerializer(serializers.Serializer):
+class VersionSerializer(FastSerializer):
     app_name = serializers.CharField()
     version = serializers.CharField()
     timestamp = utc_datetime()
 
 
-class RateLimitInfoSerializer(serializers.Serializer):
+class RateLimitInfoSerializer(FastSerializer):
     requests_remaining = serializers.IntegerField()
     requests_limit = serializers.IntegerField()
     window_seconds = serializers.IntegerField()
     reset_time = utc_datetime()
 
 
-class LogConfigurationSerializer(serializers.Serializer):
+class LogConfigurationSerializer(FastSerializer):
     log_level_numeric = serializers.IntegerField(allow_null=True)
     simplified_structure = serializers.BooleanField()
     file_count = serializers.IntegerField()
@@ -164,7 +166,7 @@ class LogConfigurationSerializer(serializers.Serializer):
     backup_count = serializers.IntegerField()
 
 
-class LogLevelSerializer(serializers.Serializer):
+class LogLevelSerializer(FastSerializer):
     current_level = serializers.CharField()
     available_levels = serializers.ListField(child=serializers.CharField())
     default_level = serializers.CharField()
@@ -175,7 +177,7 @@ class LogLevelSerializer(serializers.Serializer):
     rate_limit_info = RateLimitInfoSerializer(allow_null=True)
 
 
-class RotationConfigurationSerializer(serializers.Serializer):
+class RotationConfigurationSerializer(FastSerializer):
     method = serializers.CharField()
     size = serializers.CharField()
     time = serializers.CharField(allow_null=True)
@@ -184,21 +186,21 @@ class RotationConfigurationSerializer(serializers.Serializer):
     retention_days = serializers.IntegerField(allow_null=True)
 
 
-class LogFileSerializer(serializers.Serializer):
+class LogFileSerializer(FastSerializer):
     path = serializers.CharField()
     size_bytes = serializers.IntegerField()
     size_mb = serializers.FloatField()
     exists = serializers.BooleanField()
 
 
-class RotationFeaturesSerializer(serializers.Serializer):
+class RotationFeaturesSerializer(FastSerializer):
     size_based_rotation = serializers.BooleanField()
     time_based_rotation = serializers.BooleanField()
     compression = serializers.BooleanField()
     hybrid_rotation = serializers.BooleanField()
 
 
-class LogRotationSerializer(serializers.Serializer):
+class LogRotationSerializer(FastSerializer):
     rotation_method = serializers.CharField()
     logrotate_available = serializers.BooleanField()
     configuration = RotationConfigurationSerializer()
@@ -209,7 +211,7 @@ class LogRotationSerializer(serializers.Serializer):
     timestamp = utc_datetime()
 
 
-class ReleasesQuerySerializer(serializers.Serializer):
+class ReleasesQuerySerializer(FastSerializer):
     limit = serializers.IntegerField(
         required=False,
         default=RELEASES_DEFAULT,
@@ -223,7 +225,7 @@ class ReleasesQuerySerializer(serializers.Serializer):
         return min(value, RELEASES_MAX)
 
 
-class ReleaseSerializer(serializers.Serializer):
+class ReleaseSerializer(FastSerializer):
     tag_name = serializers.CharField()
     name = serializers.CharField()
     body = serializers.CharField()
@@ -231,13 +233,13 @@ class ReleaseSerializer(serializers.Serializer):
     html_url = serializers.URLField(allow_null=True)
 
 
-class ReleasesSerializer(serializers.Serializer):
+class ReleasesSerializer(FastSerializer):
     releases = ReleaseSerializer(many=True)
     current_version = serializers.CharField()
     timestamp = utc_datetime()
 
 
-class TimezoneInfoSerializer(serializers.Serializer):
+class TimezoneInfoSerializer(FastSerializer):
     timezone = serializers.CharField()
     utc_offset = serializers.CharField(help_text="+HH:MM")
     current_time = serializers.CharField(help_text="Facility-local ISO 8601 time.")
@@ -248,7 +250,7 @@ class TimezoneInfoSerializer(serializers.Serializer):
     timezone_offset_hours = serializers.FloatField()
 
 
-class RootHealthSerializer(serializers.Serializer):
+class RootHealthSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["ok"])
     app_name = serializers.CharField()
     version = serializers.CharField()
@@ -288,7 +290,7 @@ def optional_text(max_length: int) -> serializers.CharField:
     )
 
 
-class _ClientEventSerializer(serializers.Serializer):
+class _ClientEventSerializer(FastSerializer):
     """Fields every browser event may carry. A client's user_id is kept as a claim only; the
     log names the authenticated user."""
 
@@ -327,12 +329,12 @@ class UserActionSerializer(_ClientEventSerializer):
     details = json_object()
 
 
-class FrontendLogAckSerializer(serializers.Serializer):
+class FrontendLogAckSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["logged", "error_logged", "action_logged"])
     timestamp = utc_datetime()
 
 
-class FrontendLogHealthSerializer(serializers.Serializer):
+class FrontendLogHealthSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["healthy"])
     service = serializers.CharField()
     timestamp = utc_datetime()
@@ -343,7 +345,7 @@ class FrontendLogHealthSerializer(serializers.Serializer):
 RECENT_ACTIVITY_DEFAULT, RECENT_ACTIVITY_MAX = 10, 100
 
 
-class RecentActivityQuerySerializer(serializers.Serializer):
+class RecentActivityQuerySerializer(FastSerializer):
     limit = serializers.IntegerField(
         required=False,
         default=RECENT_ACTIVITY_DEFAULT,
@@ -362,7 +364,7 @@ class RecentActivityQuerySerializer(serializers.Serializer):
     )
 
 
-class RecentActivityItemSerializer(serializers.Serializer):
+class RecentActivityItemSerializer(FastSerializer):
     id = serializers.IntegerField()
     model_name = serializers.CharField(help_text='The record type, e.g. "Medication".')
     entity_type = serializers.CharField(help_text='snake_case, e.g. "medication".')

@@ -7,10 +7,12 @@ from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastSerializer
+
 MAX_PARAM = 10**9
 
 
-class SkipLimitParams(serializers.Serializer):
+class SkipLimitParams(FastSerializer):
     skip = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_PARAM)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PARAM)
 

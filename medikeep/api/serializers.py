@@ -2,8 +2,10 @@
 
 from rest_framework import serializers
 
+from medikeep.api.representation import FastSerializer
 
-class MessageSerializer(serializers.Serializer):
+
+class MessageSerializer(FastSerializer):
     """{"message": "..."}: the answer of actions that only confirm."""
 
     message = serializers.CharField()

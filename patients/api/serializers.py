@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.serializers import MessageSerializer  # noqa: F401 (used as s.MessageSerializer)
 from patients import photos
 from patients.access import level_on
@@ -73,7 +73,7 @@ class BloodTypeField(serializers.ChoiceField):
         self.fail("invalid_choice", input=str(data)[:50])
 
 
-class StructuredAddressSerializer(serializers.Serializer):
+class StructuredAddressSerializer(FastSerializer):
     street = serializers.CharField(max_length=200, required=False, allow_blank=True)
     city = serializers.CharField(max_length=100, required=False, allow_blank=True)
     state = serializers.CharField(max_length=50, required=False, allow_blank=True)
@@ -280,7 +280,7 @@ class ManagedPatientSerializer(PatientSerializer):
         return patient.owner_id == self._user().pk
 
 
-class PatientListQuerySerializer(serializers.Serializer):
+class PatientListQuerySerializer(FastSerializer):
     skip = serializers.IntegerField(required=False, default=0, min_value=0, max_value=10**9)
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=10**9, help_text="Default 100, at most 100."
@@ -303,7 +303,7 @@ class PatientListQuerySerializer(serializers.Serializer):
     )
 
 
-class PatientListSerializer(serializers.Serializer):
+class PatientListSerializer(FastSerializer):
     patients = ManagedPatientSerializer(many=True)
     total = serializers.IntegerField(help_text="Patients matching the filters (all pages).")
     total_count = serializers.IntegerField(help_text="Same as total (the reference's name).")
@@ -311,24 +311,24 @@ class PatientListSerializer(serializers.Serializer):
     shared_count = serializers.IntegerField()
 
 
-class PatientStatsSerializer(serializers.Serializer):
+class PatientStatsSerializer(FastSerializer):
     total_patients = serializers.IntegerField()
     owned_patients = serializers.IntegerField()
     shared_patients = serializers.IntegerField()
     self_record_exists = serializers.BooleanField()
 
 
-class SwitchPatientSerializer(serializers.Serializer):
+class SwitchPatientSerializer(FastSerializer):
     patient_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
-class DashboardQuerySerializer(serializers.Serializer):
+class DashboardQuerySerializer(FastSerializer):
     patient_id = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Default: the active patient."
     )
 
 
-class DashboardStatsSerializer(serializers.Serializer):
+class DashboardStatsSerializer(FastSerializer):
     """patient_id, total_records and one count per record type (and its filtered counts)."""
 
     patient_id = serializers.IntegerField()
@@ -345,7 +345,7 @@ class DashboardStatsSerializer(serializers.Serializer):
         return fields
 
 
-class PhotoUploadSerializer(serializers.Serializer):
+class PhotoUploadSerializer(FastSerializer):
     file = serializers.FileField(help_text="JPEG, PNG, GIF or BMP; at most 15 MB.")
 
     def validate_file(self, upload):

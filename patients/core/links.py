@@ -24,6 +24,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError
+from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiViewSet
 from medikeep.middleware import client_ip
 from patients.access import Level, can_access
@@ -129,7 +130,7 @@ def _bulk_serializer(family: LinkFamily) -> type[serializers.Serializer]:
     return type(name, (LenientModelSerializer,), attrs)
 
 
-class LinkMessageSerializer(serializers.Serializer):
+class LinkMessageSerializer(FastSerializer):
     status = serializers.CharField()
     message = serializers.CharField()
 

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import FieldValidationError
+from medikeep.api.representation import FastSerializer
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
 from patients.core.serializers import (
     BASE_FIELDS,
@@ -51,7 +52,7 @@ class AllergySerializer(PatientOwnedSerializer):
         ]
 
 
-class AllergyCheckSerializer(serializers.Serializer):
+class AllergyCheckSerializer(FastSerializer):
     patient_id = serializers.IntegerField()
     allergen = serializers.CharField()
     has_allergy = serializers.BooleanField()

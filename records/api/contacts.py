@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastSerializer
 from patients.choices import RecordAction
 from patients.core.filtersets import PatientOwnedFilterSet
 from patients.core.serializers import (
@@ -129,15 +130,15 @@ class InsuranceSerializer(PatientOwnedSerializer):
         return super().to_internal_value(data)
 
 
-class InsuranceStatusSerializer(serializers.Serializer):
+class InsuranceStatusSerializer(FastSerializer):
     status = CodeChoiceField(choices=InsuranceStatus.choices)
 
 
-class ExpiringParams(serializers.Serializer):
+class ExpiringParams(FastSerializer):
     days = serializers.IntegerField(min_value=1, max_value=365, default=30)
 
 
-class CompanySearchParams(serializers.Serializer):
+class CompanySearchParams(FastSerializer):
     company = serializers.CharField(min_length=1, max_length=255)
 
 

@@ -7,7 +7,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
@@ -77,7 +77,7 @@ class EncounterSummarySerializer(FastModelSerializer):
         read_only_fields = fields
 
 
-class DeletedSerializer(serializers.Serializer):
+class DeletedSerializer(FastSerializer):
     message = serializers.CharField()
 
 

@@ -16,7 +16,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from patients.choices import PatientGender
 from patients.core.filtersets import LenientChoiceFilter, PatientOwnedFilterSet
 from patients.core.routing import register_nested_record
@@ -193,7 +193,7 @@ class FamilyMemberDropdownSerializer(FastModelSerializer):
         read_only_fields = fields
 
 
-class FamilyMemberSearchParams(serializers.Serializer):
+class FamilyMemberSearchParams(FastSerializer):
     name = serializers.CharField(min_length=2, max_length=100)
 
 

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastSerializer
 from patients.core.filtersets import LenientChoiceFilter, TaggedFilterSet
 from patients.core.serializers import (
     BASE_FIELDS,
@@ -122,7 +123,7 @@ class ImmunizationHistoryItemSerializer(ImmunizationSerializer):
         ]
 
 
-class ImmunizationHistorySerializer(serializers.Serializer):
+class ImmunizationHistorySerializer(FastSerializer):
     items = ImmunizationHistoryItemSerializer(many=True)
     diseases_index = serializers.DictField(
         child=serializers.ListField(child=serializers.IntegerField()),
@@ -133,7 +134,7 @@ class ImmunizationHistorySerializer(serializers.Serializer):
     )
 
 
-class HistoryParams(serializers.Serializer):
+class HistoryParams(FastSerializer):
     start_date = serializers.DateField(
         required=False, help_text="Only doses given on or after this date."
     )

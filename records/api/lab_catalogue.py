@@ -41,7 +41,7 @@ from rest_framework.response import Response
 
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.pagination import skip_limit
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from patients.core.serializers import LenientChoiceField, clean_through_model, match_choice
 from records.api.reference_base import CatalogueViewSet
 from records.models import StandardizedTest, StandardizedTestCategory, StandardizedTestResultType
@@ -97,12 +97,12 @@ class StandardizedTestSerializer(FastModelSerializer):
         return clean_through_model(StandardizedTest, self.instance, attrs)
 
 
-class TestSearchResultSerializer(serializers.Serializer):
+class TestSearchResultSerializer(FastSerializer):
     tests = StandardizedTestSerializer(many=True)
     total = serializers.IntegerField(help_text="How many entries match (before skip/limit).")
 
 
-class TestSuggestionSerializer(serializers.Serializer):
+class TestSuggestionSerializer(FastSerializer):
     value = serializers.CharField(help_text="The LOINC long name.")
     label = serializers.CharField(help_text='"Short name - first common name".')
     short_name = serializers.CharField()
@@ -112,13 +112,13 @@ class TestSuggestionSerializer(serializers.Serializer):
     result_type = serializers.CharField()
 
 
-class TestCountSerializer(serializers.Serializer):
+class TestCountSerializer(FastSerializer):
     total_tests = serializers.IntegerField()
     common_tests = serializers.IntegerField()
     categories = serializers.IntegerField(help_text="How many categories have tests.")
 
 
-class BatchMatchRequestSerializer(serializers.Serializer):
+class BatchMatchRequestSerializer(FastSerializer):
     test_names = serializers.ListField(
         child=serializers.CharField(max_length=MAX_QUERY_LENGTH, allow_blank=True),
         min_length=1,
@@ -126,7 +126,7 @@ class BatchMatchRequestSerializer(serializers.Serializer):
     )
 
 
-class BatchMatchSerializer(serializers.Serializer):
+class BatchMatchSerializer(FastSerializer):
     input = serializers.CharField()
     matched = serializers.BooleanField()
     loinc_code = serializers.CharField(allow_null=True)
@@ -142,7 +142,7 @@ class BatchMatchSerializer(serializers.Serializer):
     )
 
 
-class BatchMatchResultSerializer(serializers.Serializer):
+class BatchMatchResultSerializer(FastSerializer):
     matches = BatchMatchSerializer(many=True)
     total_requested = serializers.IntegerField()
     total_matched = serializers.IntegerField()

@@ -11,14 +11,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError, FieldValidationError, PayloadTooLarge
+from medikeep.api.representation import FastSerializer
 from records.services.lab_pdf import MAX_PDF_BYTES, NoTextLayer, PdfRefused, extract_text
 
 
-class PdfUploadSerializer(serializers.Serializer):
+class PdfUploadSerializer(FastSerializer):
     file = serializers.FileField(help_text="The lab report (PDF with a text layer, ≤ 15 MB).")
 
 
-class PdfMetadataSerializer(serializers.Serializer):
+class PdfMetadataSerializer(FastSerializer):
     method = serializers.CharField(help_text='"native": the PDF\'s own text layer (no OCR).')
     confidence = serializers.FloatField()
     page_count = serializers.IntegerField()
@@ -31,7 +32,7 @@ class PdfMetadataSerializer(serializers.Serializer):
     )
 
 
-class PdfParseSerializer(serializers.Serializer):
+class PdfParseSerializer(FastSerializer):
     status = serializers.CharField()
     extracted_text = serializers.CharField()
     metadata = PdfMetadataSerializer()

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from medikeep.api.representation import FastSerializer
 from records.lab_trends import MAX_POINTS, trend_points, trend_statistics
 from records.models.labs import LabTestComponentResultType
 
@@ -17,7 +18,7 @@ PATIENT_PATH = r"patient/(?P<patient_id>[0-9]+)"
 ALL_LIMIT = 10_000
 
 
-class TrendQuerySerializer(serializers.Serializer):
+class TrendQuerySerializer(FastSerializer):
     test_name = serializers.CharField(max_length=200)
     date_from = serializers.DateField(required=False, allow_null=True)
     date_to = serializers.DateField(required=False, allow_null=True)
@@ -33,13 +34,13 @@ class TrendQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class TrendLabResultSerializer(serializers.Serializer):
+class TrendLabResultSerializer(FastSerializer):
     id = serializers.IntegerField()
     test_name = serializers.CharField()
     completed_date = serializers.DateField(allow_null=True)
 
 
-class TrendPointSerializer(serializers.Serializer):
+class TrendPointSerializer(FastSerializer):
     id = serializers.IntegerField()
     value = serializers.FloatField(allow_null=True)
     unit = serializers.CharField()
@@ -58,7 +59,7 @@ class TrendPointSerializer(serializers.Serializer):
     textual_value = serializers.CharField()
 
 
-class TrendStatisticsSerializer(serializers.Serializer):
+class TrendStatisticsSerializer(FastSerializer):
     count = serializers.IntegerField()
     latest = serializers.FloatField(allow_null=True)
     average = serializers.FloatField(allow_null=True)
@@ -77,7 +78,7 @@ class TrendStatisticsSerializer(serializers.Serializer):
     qualitative_summary = serializers.DictField(child=serializers.IntegerField(), allow_null=True)
 
 
-class TrendSerializer(serializers.Serializer):
+class TrendSerializer(FastSerializer):
     test_name = serializers.CharField()
     unit = serializers.CharField()
     category = serializers.CharField(allow_null=True)

@@ -15,7 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from patients.access import Level, require_patient_access
 from patients.core.filtersets import PatientOwnedFilterSet, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
@@ -102,23 +102,23 @@ class LabResultSummarySerializer(FastModelSerializer):
         read_only_fields = fields
 
 
-class LabResultDeletedSerializer(serializers.Serializer):
+class LabResultDeletedSerializer(FastSerializer):
     message = serializers.CharField()
     files_deleted = serializers.IntegerField()
     files_preserved = serializers.IntegerField()
 
 
-class PatientCountSerializer(serializers.Serializer):
+class PatientCountSerializer(FastSerializer):
     patient_id = serializers.IntegerField()
     lab_result_count = serializers.IntegerField()
 
 
-class PractitionerCountSerializer(serializers.Serializer):
+class PractitionerCountSerializer(FastSerializer):
     practitioner_id = serializers.IntegerField()
     lab_result_count = serializers.IntegerField()
 
 
-class CodeCountSerializer(serializers.Serializer):
+class CodeCountSerializer(FastSerializer):
     code = serializers.CharField()
     usage_count = serializers.IntegerField()
 
@@ -310,7 +310,7 @@ class LabTestComponentWithDatesSerializer(LabTestComponentSerializer):
         ]
 
 
-class ComponentBulkSerializer(serializers.Serializer):
+class ComponentBulkSerializer(FastSerializer):
     """The envelope; each row is validated on its own so that bad rows can be reported."""
 
     lab_result_id = serializers.IntegerField(
@@ -330,20 +330,20 @@ class ComponentBulkRequestSerializer(ComponentBulkSerializer):
     components = LabTestComponentSerializer(many=True)
 
 
-class ComponentBulkErrorSerializer(serializers.Serializer):
+class ComponentBulkErrorSerializer(FastSerializer):
     index = serializers.IntegerField(help_text="Position of the row in `components`.")
     test_name = serializers.CharField(allow_null=True)
     message = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
-class ComponentBulkResultSerializer(serializers.Serializer):
+class ComponentBulkResultSerializer(FastSerializer):
     created_count = serializers.IntegerField()
     components = LabTestComponentSerializer(many=True)
     errors = ComponentBulkErrorSerializer(many=True)
 
 
-class ComponentStatisticsSerializer(serializers.Serializer):
+class ComponentStatisticsSerializer(FastSerializer):
     lab_result_id = serializers.IntegerField()
     total_components = serializers.IntegerField()
     status_breakdown = serializers.DictField(child=serializers.IntegerField())

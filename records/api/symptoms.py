@@ -23,7 +23,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from patients.core.filtersets import LenientChoiceFilter, PatientOwnedFilterSet, TaggedFilterSet
 from patients.core.links import LinkFamily, link_urlpatterns
 from patients.core.routing import register_nested_record
@@ -126,7 +126,7 @@ class SymptomFilterSet(TaggedFilterSet):
         fields: list = []
 
 
-class SymptomStatsSerializer(serializers.Serializer):
+class SymptomStatsSerializer(FastSerializer):
     patient_id = serializers.IntegerField()
     total_symptoms = serializers.IntegerField()
     active_symptoms = serializers.IntegerField()
@@ -142,7 +142,7 @@ class SymptomStatsSerializer(serializers.Serializer):
     most_frequent_count = serializers.IntegerField(allow_null=True)
 
 
-class TimelineParams(serializers.Serializer):
+class TimelineParams(FastSerializer):
     start_date = serializers.DateField(required=False)
     end_date = serializers.DateField(required=False)
 
@@ -153,7 +153,7 @@ class TimelineParams(serializers.Serializer):
         return attrs
 
 
-class TimelinePointSerializer(serializers.Serializer):
+class TimelinePointSerializer(FastSerializer):
     """One occurrence on the timeline (the contract leaves the point's shape open; this is
     what the reference's web app draws)."""
 

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.pagination import skip_limit
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from patients.core.serializers import LenientChoiceField, clean_through_model, match_choice
 from records.api.reference_base import CatalogueViewSet
 from records.models import StandardizedVaccine, VaccineCategory
@@ -85,12 +85,12 @@ class StandardizedVaccineSerializer(FastModelSerializer):
         return clean_through_model(StandardizedVaccine, self.instance, attrs)
 
 
-class VaccineSearchResultSerializer(serializers.Serializer):
+class VaccineSearchResultSerializer(FastSerializer):
     vaccines = StandardizedVaccineSerializer(many=True)
     total = serializers.IntegerField(help_text="How many entries match (before skip/limit).")
 
 
-class VaccineSuggestionSerializer(serializers.Serializer):
+class VaccineSuggestionSerializer(FastSerializer):
     value = serializers.CharField(help_text='What the picker fills in: "Name (SHORT)".')
     label = serializers.CharField()
     who_code = serializers.CharField(allow_null=True)
@@ -100,7 +100,7 @@ class VaccineSuggestionSerializer(serializers.Serializer):
     components = serializers.ListField(child=serializers.CharField())
 
 
-class VaccineCountSerializer(serializers.Serializer):
+class VaccineCountSerializer(FastSerializer):
     category = serializers.CharField(allow_null=True)
     count = serializers.IntegerField()
 

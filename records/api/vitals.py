@@ -23,6 +23,7 @@ from rest_framework.settings import api_settings
 
 from medikeep.api.exceptions import BusinessRuleError, FieldValidationError
 from medikeep.api.pagination import skip_limit
+from medikeep.api.representation import FastSerializer
 from patients.core.filtersets import PatientOwnedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PATIENT_ID_PARAM, PatientOwnedViewSet, record_viewset_schema
@@ -175,14 +176,14 @@ class VitalsDetailSerializer(VitalsSerializer):
         fields = [*VitalsSerializer.Meta.fields, "patient_name"]
 
 
-class VitalsPageSerializer(serializers.Serializer):
+class VitalsPageSerializer(FastSerializer):
     items = VitalsSerializer(many=True)
     total = serializers.IntegerField()
     skip = serializers.IntegerField()
     limit = serializers.IntegerField()
 
 
-class MeasureStatsSerializer(serializers.Serializer):
+class MeasureStatsSerializer(FastSerializer):
     count = serializers.IntegerField()
     average = serializers.FloatField(allow_null=True)
     min = serializers.FloatField(allow_null=True)
@@ -205,12 +206,12 @@ MeasuresSerializer = type(
 )
 
 
-class BloodPressureAverageSerializer(serializers.Serializer):
+class BloodPressureAverageSerializer(FastSerializer):
     systolic = serializers.FloatField(allow_null=True)
     diastolic = serializers.FloatField(allow_null=True)
 
 
-class VitalsStatsSerializer(serializers.Serializer):
+class VitalsStatsSerializer(FastSerializer):
     total_readings = serializers.IntegerField()
     latest_reading_date = FacilityDateTimeField(allow_null=True)
     first_reading_date = FacilityDateTimeField(allow_null=True)

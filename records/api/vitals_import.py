@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError, FieldValidationError, PayloadTooLarge
+from medikeep.api.representation import FastSerializer
 from patients.access import Level, require_patient_access
 from records.services import vitals_import
 from records.services.vitals_import import DEVICES, MAX_FILE_BYTES, ImportFileError
@@ -20,7 +21,7 @@ from records.services.vitals_import import DEVICES, MAX_FILE_BYTES, ImportFileEr
 PATIENT_PATH = r"patient/(?P<patient_id>[0-9]+)"
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(FastSerializer):
     device_key = serializers.ChoiceField(choices=sorted(DEVICES))
     file = serializers.FileField(help_text="The device's export (CSV, at most 10 MB).")
 
@@ -31,23 +32,23 @@ class ImportExecuteUploadSerializer(ImportUploadSerializer):
     )
 
 
-class DeviceSerializer(serializers.Serializer):
+class DeviceSerializer(FastSerializer):
     key = serializers.CharField()
     name = serializers.CharField()
 
 
-class DevicesSerializer(serializers.Serializer):
+class DevicesSerializer(FastSerializer):
     devices = DeviceSerializer(many=True)
 
 
-class PreviewRowSerializer(serializers.Serializer):
+class PreviewRowSerializer(FastSerializer):
     recorded_date = serializers.DateTimeField()
     blood_glucose = serializers.FloatField()
     device_used = serializers.CharField()
     is_duplicate = serializers.BooleanField()
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(FastSerializer):
     device_name = serializers.CharField()
     total_readings = serializers.IntegerField()
     preview_rows = PreviewRowSerializer(many=True, help_text="The first 50 readings.")
@@ -60,14 +61,14 @@ class PreviewSerializer(serializers.Serializer):
     date_range_end = serializers.DateTimeField(allow_null=True)
 
 
-class ExecuteSerializer(serializers.Serializer):
+class ExecuteSerializer(FastSerializer):
     imported_count = serializers.IntegerField()
     skipped_duplicates = serializers.IntegerField()
     errors = serializers.ListField(child=serializers.CharField())
     total_processed = serializers.IntegerField()
 
 
-class DeletedDaySerializer(serializers.Serializer):
+class DeletedDaySerializer(FastSerializer):
     message = serializers.CharField()
     deleted_count = serializers.IntegerField()
 

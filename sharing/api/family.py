@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.views import ApiView
 from patients.core.serializers import LenientChoiceField
 from records.models import FamilyCondition, FamilyMember
@@ -151,7 +151,7 @@ class SharedFamilyHistorySerializer(FastModelSerializer):
         read_only_fields = fields
 
 
-class SharedWithMeSerializer(serializers.Serializer):
+class SharedWithMeSerializer(FastSerializer):
     shared_family_history = SharedFamilyHistorySerializer(many=True)
 
 
@@ -205,7 +205,7 @@ class SharedByMeSerializer(FamilyMemberReadSerializer):
         read_only_fields = fields
 
 
-class MineSerializer(serializers.Serializer):
+class MineSerializer(FastSerializer):
     owned_family_members = FamilyMemberHistorySerializer(many=True)
     shared_family_members = SharedFamilyMemberSerializer(many=True)
     total_owned = serializers.IntegerField()
@@ -260,7 +260,7 @@ def _expires_hours_field():
     )
 
 
-class FamilyShareInviteSerializer(serializers.Serializer):
+class FamilyShareInviteSerializer(FastSerializer):
     """The recipient by id or by username/email (one of them); `sharing_note` and `message`
     are read as `notes`."""
 
@@ -298,7 +298,7 @@ class FamilyShareInviteSerializer(serializers.Serializer):
         return attrs
 
 
-class FamilyBulkInviteSerializer(serializers.Serializer):
+class FamilyBulkInviteSerializer(FastSerializer):
     """Family members (all yours) to one or more recipients: an invitation each."""
 
     ALIASES = {"sharing_note": "message", "notes": "message"}

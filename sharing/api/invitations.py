@@ -83,7 +83,7 @@ class SentView(ApiView):
         return _listed(_of_type(request, Invitation.objects.filter(sent_by=request.user)))
 
 
-class InvitationSummarySerializer(s.serializers.Serializer):
+class InvitationSummarySerializer(s.FastSerializer):
     pending_received = s.serializers.IntegerField()
     pending_sent = s.serializers.IntegerField()
     accepted = s.serializers.IntegerField()
@@ -175,7 +175,7 @@ class RevokeView(ApiView):
         return Response({"message": "Invitation revoked successfully"})
 
 
-class InvitationCleanupSerializer(s.serializers.Serializer):
+class InvitationCleanupSerializer(s.FastSerializer):
     message = s.serializers.CharField()
     expired_count = s.serializers.IntegerField()
 

@@ -243,7 +243,7 @@ class SharedByMeView(ApiView):
         return Response(s.ShareSerializer(shares, many=True).data)
 
 
-class SharingStatsSerializer(s.serializers.Serializer):
+class SharingStatsSerializer(s.FastSerializer):
     total_shared_with_me = s.serializers.IntegerField()
     total_shared_by_me = s.serializers.IntegerField()
     active_shares = s.serializers.IntegerField()
@@ -269,7 +269,7 @@ class SharingStatsView(ApiView):
         return Response(body)
 
 
-class CleanupResultSerializer(s.serializers.Serializer):
+class CleanupResultSerializer(s.FastSerializer):
     expired_shares_removed = s.serializers.IntegerField()
     cleanup_date = s.serializers.DateTimeField()
 

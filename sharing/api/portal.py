@@ -15,7 +15,7 @@ from medikeep.accounts import services as accounts
 from medikeep.accounts import tokens
 from medikeep.accounts.validators import validate_username
 from medikeep.api.pagination import skip_limit
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.views import ApiView
 from medikeep.middleware import client_ip
 from patients.choices import ShareLevel
@@ -34,7 +34,7 @@ STATUS_FILTERS = ["open", "accepted", "dismissed", "all"]
 # --- shapes ---------------------------------------------------------------------------------
 
 
-class PortalInviteSerializer(serializers.Serializer):
+class PortalInviteSerializer(FastSerializer):
     permission_level = LenientChoiceField(choices=ShareLevel.choices, default=ShareLevel.VIEW)
     email = serializers.EmailField(
         max_length=254,
@@ -53,7 +53,7 @@ class PortalInviteSentSerializer(MessageSerializer):
     account_exists = serializers.BooleanField()
 
 
-class PortalInvitationPreviewSerializer(serializers.Serializer):
+class PortalInvitationPreviewSerializer(FastSerializer):
     patient_name = serializers.CharField(help_text="First name and last initial.")
     email = serializers.EmailField()
     permission_level = serializers.CharField()
@@ -73,7 +73,7 @@ def invitation_preview(invitation: PortalInvitation) -> dict:
     }
 
 
-class PortalTokenSerializer(serializers.Serializer):
+class PortalTokenSerializer(FastSerializer):
     token = serializers.CharField(max_length=500, help_text="The token of the emailed link.")
 
 
@@ -106,7 +106,7 @@ class PortalAcceptedSerializer(MessageSerializer):
     must_change_password = serializers.BooleanField(required=False)
 
 
-class QuestionnaireRequestSerializer(serializers.Serializer):
+class QuestionnaireRequestSerializer(FastSerializer):
     title = serializers.CharField(max_length=200)
     answers = serializers.JSONField(help_text="An object or a list of answers.")
     notes = serializers.CharField(max_length=1000, required=False, allow_blank=True)
@@ -125,7 +125,7 @@ RX_KINDS = {
 }
 
 
-class RxRequestSerializer(serializers.Serializer):
+class RxRequestSerializer(FastSerializer):
     """A refill ({medication_id} or just {medication_name}) or a new medication
     ({medication_name}); everything else is optional, since a patient asking may not know the
     dosage or frequency. `request_type` (refill|new) says which, else medication_id decides."""
@@ -181,7 +181,7 @@ class RxRequestSerializer(serializers.Serializer):
         return {"request_type": kind, "payload": payload}
 
 
-class PortalUserSerializer(serializers.Serializer):
+class PortalUserSerializer(FastSerializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     name = serializers.SerializerMethodField()
@@ -219,11 +219,11 @@ class PortalRequestSerializer(FastModelSerializer):
         return request.payload
 
 
-class ResolveSerializer(serializers.Serializer):
+class ResolveSerializer(FastSerializer):
     note = serializers.CharField(max_length=1000, required=False, allow_blank=True, allow_null=True)
 
 
-class EnqueuedQuerySerializer(serializers.Serializer):
+class EnqueuedQuerySerializer(FastSerializer):
     request_type = serializers.ChoiceField(choices=PortalRequestType.choices, required=False)
     status = serializers.ChoiceField(choices=STATUS_FILTERS, required=False, default="open")
 

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from medikeep.api.exceptions import RequestValidationError
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.serializers import MessageSerializer
 from patients.choices import ShareLevel
 from patients.core.serializers import LenientChoiceField
@@ -52,7 +52,7 @@ class ShareExpiryField(serializers.Field):
 # --- requests -------------------------------------------------------------------------------
 
 
-class InviteSerializer(serializers.Serializer):
+class InviteSerializer(FastSerializer):
     """One patient to one recipient. The two bodies of the contract name the same things
     differently; both are read (recipient_email, access_level, expiration_date)."""
 
@@ -120,14 +120,14 @@ class MultiRecipientInviteSerializer(InviteSerializer):
     )
 
 
-class ShareTargetSerializer(serializers.Serializer):
+class ShareTargetSerializer(FastSerializer):
     """A share named as the web app names it: by patient and grantee."""
 
     patient_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     shared_with_user_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
-class ShareUpdateSerializer(serializers.Serializer):
+class ShareUpdateSerializer(FastSerializer):
     """What the owner may change on a share; keys not sent stay as they are."""
 
     permission_level = LenientChoiceField(choices=ShareLevel.choices, required=False)
@@ -137,20 +137,20 @@ class ShareUpdateSerializer(serializers.Serializer):
     custom_permissions = serializers.DictField(required=False, allow_null=True)
 
 
-class InvitationListQuerySerializer(serializers.Serializer):
+class InvitationListQuerySerializer(FastSerializer):
     invitation_type = serializers.ChoiceField(
         choices=InvitationType.choices, required=False, allow_blank=True
     )
 
 
-class InvitationIdSerializer(serializers.Serializer):
+class InvitationIdSerializer(FastSerializer):
     invitation_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
 RESPONSES = {"accepted": True, "accept": True, "rejected": False, "reject": False}
 
 
-class RespondSerializer(serializers.Serializer):
+class RespondSerializer(FastSerializer):
     """{response: accepted|rejected} (or {action: accept|reject}), an optional note, and for a
     bulk invitation the patients to accept."""
 
@@ -182,7 +182,7 @@ class RespondSerializer(serializers.Serializer):
 # --- responses ------------------------------------------------------------------------------
 
 
-class UserBriefSerializer(serializers.Serializer):
+class UserBriefSerializer(FastSerializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     name = serializers.SerializerMethodField()
@@ -193,7 +193,7 @@ class UserBriefSerializer(serializers.Serializer):
         return user.full_name or user.username
 
 
-class SharedPatientSerializer(serializers.Serializer):
+class SharedPatientSerializer(FastSerializer):
     id = serializers.IntegerField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
@@ -334,7 +334,7 @@ class ShareSerializer(FastModelSerializer):
     get_shared_by_user = get_shared_by
 
 
-class ShareListSerializer(serializers.Serializer):
+class ShareListSerializer(FastSerializer):
     shares = ShareSerializer(many=True)
 
 
@@ -348,7 +348,7 @@ class InviteSentSerializer(MessageSerializer):
     patient_count = serializers.IntegerField(required=False)
 
 
-class BulkResultSerializer(serializers.Serializer):
+class BulkResultSerializer(FastSerializer):
     successful_invites = serializers.IntegerField()
     failed_invites = serializers.IntegerField()
     total_sent = serializers.IntegerField(help_text="Same as successful_invites.")
@@ -364,7 +364,7 @@ class RespondResultSerializer(InvitationSerializer):
         fields = [*InvitationSerializer.Meta.fields, "share_ids", "share_count"]
 
 
-class RespondShortSerializer(serializers.Serializer):
+class RespondShortSerializer(FastSerializer):
     message = serializers.CharField()
     invitation_id = serializers.IntegerField()
     status = serializers.CharField()

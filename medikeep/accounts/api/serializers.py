@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from medikeep.accounts.models import User, UserPreference
 from medikeep.accounts.validators import validate_username
-from medikeep.api.representation import FastModelSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.serializers import MessageSerializer  # noqa: F401 (s.MessageSerializer)
 
 
@@ -44,7 +44,7 @@ class UserSerializer(FastModelSerializer):
         return getattr(user, "active_patient_id", None)
 
 
-class RegisterSerializer(serializers.Serializer):
+class RegisterSerializer(FastSerializer):
     username = serializers.CharField(max_length=50, validators=[validate_username])
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
@@ -53,12 +53,12 @@ class RegisterSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(FastSerializer):
     username = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
 
-class TokenResponseSerializer(serializers.Serializer):
+class TokenResponseSerializer(FastSerializer):
     access_token = serializers.CharField()
     token_type = serializers.CharField()
     session_timeout_minutes = serializers.IntegerField()
@@ -67,7 +67,7 @@ class TokenResponseSerializer(serializers.Serializer):
     refresh_token = serializers.CharField()
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(FastSerializer):
     refresh_token = serializers.CharField(required=False)
     refresh = serializers.CharField(required=False, help_text="Alias of refresh_token.")
 
@@ -78,11 +78,11 @@ class RefreshSerializer(serializers.Serializer):
         return {"refresh_token": token}
 
 
-class LogoutSerializer(serializers.Serializer):
+class LogoutSerializer(FastSerializer):
     refresh_token = serializers.CharField(required=False)
 
 
-class ChangePasswordSerializer(serializers.Serializer):
+class ChangePasswordSerializer(FastSerializer):
     """Accepts the documented snake_case names and the reference web app's camelCase."""
 
     current_password = serializers.CharField(required=False, trim_whitespace=False)
@@ -110,7 +110,7 @@ def clearable_name(max_length: int) -> serializers.CharField:
     )
 
 
-class ProfileUpdateSerializer(serializers.Serializer):
+class ProfileUpdateSerializer(FastSerializer):
     """Only the keys sent change (the web app sends only the changed ones)."""
 
     username = serializers.CharField(max_length=50, required=False, validators=[validate_username])
@@ -123,7 +123,7 @@ class ProfileUpdateSerializer(serializers.Serializer):
         return {key: "" if value is None else value for key, value in attrs.items()}
 
 
-class DeletionResultSerializer(serializers.Serializer):
+class DeletionResultSerializer(FastSerializer):
     message = serializers.CharField()
     deleted_user_id = serializers.IntegerField()
     deleted_patient_id = serializers.IntegerField(allow_null=True)
@@ -193,12 +193,12 @@ class PreferenceSerializer(FastModelSerializer):
         return value
 
 
-class RegistrationStatusSerializer(serializers.Serializer):
+class RegistrationStatusSerializer(FastSerializer):
     registration_enabled = serializers.BooleanField()
     message = serializers.CharField(allow_null=True)
 
 
-class SSOConfigSerializer(serializers.Serializer):
+class SSOConfigSerializer(FastSerializer):
     enabled = serializers.BooleanField()
     provider_type = serializers.CharField(
         allow_null=True, help_text="google, github, oidc … ; null while SSO is off."
@@ -206,17 +206,17 @@ class SSOConfigSerializer(serializers.Serializer):
     registration_enabled = serializers.BooleanField()
 
 
-class LogoutResponseSerializer(serializers.Serializer):
+class LogoutResponseSerializer(FastSerializer):
     status = serializers.CharField()
     data = serializers.DictField()
     message = serializers.CharField()
 
 
-class PasswordResetRequestSerializer(serializers.Serializer):
+class PasswordResetRequestSerializer(FastSerializer):
     email = serializers.EmailField(max_length=254)
 
 
-class PasswordResetConfirmSerializer(serializers.Serializer):
+class PasswordResetConfirmSerializer(FastSerializer):
     uid = serializers.CharField(max_length=64, help_text="From the emailed link.")
     token = serializers.CharField(max_length=128, help_text="From the emailed link.")
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
