@@ -112,6 +112,21 @@ def _b64(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
+def accept_pending(browser: Browser) -> None:
+    """The recipient accepts the newest invitation on their dashboard, as the app does."""
+    pending = browser.call("GET", "/invitations/pending?") or [{"id": 0}]
+    browser.ids["inv"] = pending[0]["id"]
+    browser.call(
+        "POST", "/invitations/{inv}/respond", {"response": "accepted", "response_note": None}
+    )
+
+
+def pending_sent_id(browser: Browser) -> int:
+    """The sharing modal's pending invitation: the sent list filtered on status."""
+    sent = browser.call("GET", "/invitations/sent?invitation_type=patient_share") or []
+    return ([i for i in sent if i.get("status") == "pending"] or [{"id": 0}])[0]["id"]
+
+
 def page_load(app: Browser) -> None:
     """§1.8: what every authenticated page load calls."""
     app.call("GET", "/system/log-level")
@@ -902,11 +917,7 @@ def test_the_web_apps_core_flows_answer_2xx(db):
     )
     app.call("GET", "/invitations/sent?invitation_type=patient_share")
     app.call("GET", "/invitations/sent")
-    pending = other.call("GET", "/invitations/pending?") or [{"id": 0}]
-    other.ids["inv"] = pending[0]["id"]
-    other.call(
-        "POST", "/invitations/{inv}/respond", {"response": "accepted", "response_note": None}
-    )
+    accept_pending(other)
     shares = app.call("GET", "/patient-sharing/{pid}")
     if shares is not None and not (isinstance(shares, dict) and shares.get("shares")):
         failures.append(f"GET /patient-sharing/{pid} lists no shares: {shares!r}")
@@ -936,11 +947,7 @@ def test_the_web_apps_core_flows_answer_2xx(db):
             "expires_hours": 168,
         },
     )
-    pending = other.call("GET", "/invitations/pending") or [{"id": 0}]
-    other.ids["inv"] = pending[0]["id"]
-    other.call(
-        "POST", "/invitations/{inv}/respond", {"response": "accepted", "response_note": None}
-    )
+    accept_pending(other)
     other.call("DELETE", "/patient-sharing/remove-my-access/{pid}")
     # An invitation the sender takes back, then deletes.
     app.call(
@@ -953,9 +960,7 @@ def test_the_web_apps_core_flows_answer_2xx(db):
             "expires_hours": 168,
         },
     )
-    sent = app.call("GET", "/invitations/sent?invitation_type=patient_share") or []
-    pending_sent = [i for i in sent if i.get("status") == "pending"] or [{"id": 0}]
-    app.ids["inv"] = pending_sent[0]["id"]
+    app.ids["inv"] = pending_sent_id(app)
     app.call("POST", "/invitations/{inv}/revoke")
     # One the sender cancels (deletes) while it is still pending.
     app.call(
@@ -968,9 +973,7 @@ def test_the_web_apps_core_flows_answer_2xx(db):
             "expires_hours": 168,
         },
     )
-    sent = app.call("GET", "/invitations/sent?invitation_type=patient_share") or []
-    pending_sent = [i for i in sent if i.get("status") == "pending"] or [{"id": 0}]
-    app.ids["inv"] = pending_sent[0]["id"]
+    app.ids["inv"] = pending_sent_id(app)
     app.call("DELETE", "/invitations/{inv}")
 
     # §10: family-history sharing.
@@ -984,11 +987,7 @@ def test_the_web_apps_core_flows_answer_2xx(db):
             "expires_hours": 168,
         },
     )
-    pending = other.call("GET", "/invitations/pending?") or [{"id": 0}]
-    other.ids["inv"] = pending[0]["id"]
-    other.call(
-        "POST", "/invitations/{inv}/respond", {"response": "accepted", "response_note": None}
-    )
+    accept_pending(other)
     shared = other.call("GET", "/family-history-sharing/shared-with-me")
     if shared is not None and not (
         isinstance(shared, dict) and shared.get("shared_family_history")
@@ -1007,11 +1006,7 @@ def test_the_web_apps_core_flows_answer_2xx(db):
             "expires_hours": 168,
         },
     )
-    pending = other.call("GET", "/invitations/pending?") or [{"id": 0}]
-    other.ids["inv"] = pending[0]["id"]
-    other.call(
-        "POST", "/invitations/{inv}/respond", {"response": "accepted", "response_note": None}
-    )
+    accept_pending(other)
     other.ids["fam"] = ids.get("fam")
     other.call("DELETE", "/family-history-sharing/shared-with-me/{fam}/remove-access")
 
