@@ -48,6 +48,14 @@ class PatientLinkModel(models.Model):
         abstract = True
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        ends = [
+            f"{self._meta.get_field(side).related_model._meta.verbose_name} "
+            f"{getattr(self, f'{side}_id')}"
+            for side in self.link_sides
+        ]
+        return " ⇄ ".join(ends)
+
     @property
     def patient_id(self) -> int:
         return getattr(self, self.link_sides[0]).patient_id

@@ -93,6 +93,3 @@ class ConditionMedication(PatientLinkModel):
                 fields=["condition", "medication"], name="records_condition_medication_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"{self.condition_id} ⇄ medication {self.medication_id}"

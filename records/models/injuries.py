@@ -184,9 +184,6 @@ class InjuryMedication(_InjuryLink):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"injury {self.injury_id} ⇄ medication {self.medication_id}"
-
 
 class InjuryCondition(_InjuryLink):
     """A condition related to an injury (its cause or its consequence)."""
@@ -202,9 +199,6 @@ class InjuryCondition(_InjuryLink):
                 fields=["injury", "condition"], name="records_injury_condition_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"injury {self.injury_id} ⇄ condition {self.condition_id}"
 
 
 class InjuryTreatment(_InjuryLink):
@@ -224,9 +218,6 @@ class InjuryTreatment(_InjuryLink):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"injury {self.injury_id} ⇄ treatment {self.treatment_id}"
-
 
 class InjuryProcedure(_InjuryLink):
     """A procedure done for an injury (a repair, a cast …)."""
@@ -242,6 +233,3 @@ class InjuryProcedure(_InjuryLink):
                 fields=["injury", "procedure"], name="records_injury_procedure_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"injury {self.injury_id} ⇄ procedure {self.procedure_id}"

@@ -389,9 +389,6 @@ class EncounterLabResult(PatientLinkModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"encounter {self.encounter_id} ⇄ lab result {self.lab_result_id}"
-
 
 class LabResultCondition(PatientLinkModel):
     """A condition a lab result is relevant to (diagnosing, monitoring …)."""
@@ -412,9 +409,6 @@ class LabResultCondition(PatientLinkModel):
                 fields=["lab_result", "condition"], name="records_labresult_condition_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"lab result {self.lab_result_id} ⇄ condition {self.condition_id}"
 
 
 class LabResultMedication(PatientLinkModel):
@@ -437,9 +431,6 @@ class LabResultMedication(PatientLinkModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"lab result {self.lab_result_id} ⇄ medication {self.medication_id}"
-
 
 class LabResultProcedure(PatientLinkModel):
     """A procedure a lab result belongs with (a biopsy's pathology, pre-operative labs …)."""
@@ -460,6 +451,3 @@ class LabResultProcedure(PatientLinkModel):
                 fields=["lab_result", "procedure"], name="records_labresult_procedure_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"lab result {self.lab_result_id} ⇄ procedure {self.procedure_id}"

@@ -388,9 +388,6 @@ class SymptomCondition(PatientLinkModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"symptom {self.symptom_id} ⇄ condition {self.condition_id}"
-
 
 class SymptomMedication(PatientLinkModel):
     """A medication that causes (side effect), relieves (helped by) or relates to a symptom."""
@@ -415,9 +412,6 @@ class SymptomMedication(PatientLinkModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"symptom {self.symptom_id} ⇄ medication {self.medication_id}"
-
 
 class SymptomTreatment(PatientLinkModel):
     """A treatment aimed at a symptom."""
@@ -436,6 +430,3 @@ class SymptomTreatment(PatientLinkModel):
                 fields=["symptom", "treatment"], name="records_symptom_treatment_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"symptom {self.symptom_id} ⇄ treatment {self.treatment_id}"

@@ -249,9 +249,6 @@ class TreatmentMedication(PatientLinkModel):
             ),
         ]
 
-    def __str__(self) -> str:
-        return f"treatment {self.treatment_id} ⇄ medication {self.medication_id}"
-
     def clean(self):
         super().clean()
         start, end = self.specific_start_date, self.specific_end_date
@@ -332,9 +329,6 @@ class TreatmentEncounter(PatientLinkModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"treatment {self.treatment_id} ⇄ encounter {self.encounter_id}"
-
 
 class TreatmentLabResultPurpose(models.TextChoices):
     BASELINE = "baseline", "Baseline"
@@ -366,9 +360,6 @@ class TreatmentLabResult(PatientLinkModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return f"treatment {self.treatment_id} ⇄ lab result {self.lab_result_id}"
-
 
 class TreatmentEquipment(PatientLinkModel):
     """A device used in a treatment plan, with how often and at which settings."""
@@ -391,6 +382,3 @@ class TreatmentEquipment(PatientLinkModel):
                 fields=["treatment", "equipment"], name="records_treatment_equipment_unique"
             )
         ]
-
-    def __str__(self) -> str:
-        return f"treatment {self.treatment_id} ⇄ equipment {self.equipment_id}"

@@ -159,3 +159,10 @@ class TestAccess:
         )
         assert alice_api.delete(f"{links_url(second)}/{link.pk}").status_code == 404
         assert ConditionMedication.objects.filter(pk=link.pk).exists()
+
+
+def test_a_link_names_both_records(patient):
+
+    condition, medication = ConditionFactory(patient=patient), MedicationFactory(patient=patient)
+    link = ConditionMedication.objects.create(condition=condition, medication=medication)
+    assert str(link) == f"condition {condition.pk} ⇄ medication {medication.pk}"
