@@ -121,6 +121,20 @@ def accept_pending(browser: Browser) -> None:
     )
 
 
+def share(browser: Browser, patient_id: int, recipient: str, level: str) -> None:
+    """The sharing modal's invitation, with the fields the app sends by default."""
+    browser.call(
+        "POST",
+        "/patient-sharing/",
+        {
+            "patient_id": patient_id,
+            "shared_with_user_identifier": recipient,
+            "permission_level": level,
+            "expires_hours": 168,
+        },
+    )
+
+
 def pending_sent_id(browser: Browser) -> int:
     """The sharing modal's pending invitation: the sent list filtered on status."""
     sent = browser.call("GET", "/invitations/sent?invitation_type=patient_share") or []
@@ -937,42 +951,15 @@ def test_the_web_apps_core_flows_answer_2xx(db):
     other.ids["pid"] = pid
     other.call("GET", "/medications/?patient_id={pid}", expect=403)
     # Share again; this time the helper leaves.
-    app.call(
-        "POST",
-        "/patient-sharing/",
-        {
-            "patient_id": pid,
-            "shared_with_user_identifier": "helper@example.org",
-            "permission_level": "view",
-            "expires_hours": 168,
-        },
-    )
+    share(app, pid, "helper@example.org", "view")
     accept_pending(other)
     other.call("DELETE", "/patient-sharing/remove-my-access/{pid}")
     # An invitation the sender takes back, then deletes.
-    app.call(
-        "POST",
-        "/patient-sharing/",
-        {
-            "patient_id": pid,
-            "shared_with_user_identifier": "helper",
-            "permission_level": "view",
-            "expires_hours": 168,
-        },
-    )
+    share(app, pid, "helper", "view")
     app.ids["inv"] = pending_sent_id(app)
     app.call("POST", "/invitations/{inv}/revoke")
     # One the sender cancels (deletes) while it is still pending.
-    app.call(
-        "POST",
-        "/patient-sharing/",
-        {
-            "patient_id": pid,
-            "shared_with_user_identifier": "helper",
-            "permission_level": "edit",
-            "expires_hours": 168,
-        },
-    )
+    share(app, pid, "helper", "edit")
     app.ids["inv"] = pending_sent_id(app)
     app.call("DELETE", "/invitations/{inv}")
 
