@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.db import transaction
 
 from patients.models import PatientOwnedModel
+from patients.signals import records_deleted
 
 
 class PatientOwnedAdmin(admin.ModelAdmin):
@@ -12,6 +14,20 @@ class PatientOwnedAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     search_help_text = "Search by the record's name fields or the patient's name."
+
+    # Deleting from the admin takes dependents (files) along, as the API does.
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            records_deleted.send(sender=type(obj), model=type(obj), ids=[obj.pk], user=request.user)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            ids = list(queryset.values_list("pk", flat=True))
+            records_deleted.send(
+                sender=queryset.model, model=queryset.model, ids=ids, user=request.user
+            )
+            super().delete_queryset(request, queryset)
 
     def get_autocomplete_fields(self, request):
         # Shared directory entries a record names (practitioner, pharmacy, injury type) are

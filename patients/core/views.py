@@ -21,7 +21,7 @@ from patients.choices import RecordAction
 from patients.core.permissions import PatientRecordPermission
 from patients.core.serializers import model_snapshot
 from patients.selectors import active_patient_id
-from patients.signals import record_changed
+from patients.signals import record_changed, records_deleted
 
 PATIENT_ID_PARAM = OpenApiParameter(
     "patient_id",
@@ -178,6 +178,11 @@ class PatientOwnedViewSet(ModelApiViewSet):
         with transaction.atomic():
             before = model_snapshot(instance)
             record_id = instance.pk
+            removed = records_deleted.send(
+                sender=type(instance), model=type(instance), ids=[record_id], user=request.user
+            )
+            # What went with the record (its files), for responses that report it.
+            self.dependents_removed = sum(count for _, count in removed if isinstance(count, int))
             instance.delete()
             instance.pk = record_id
             self._announce(RecordAction.DELETED, instance, before, None)

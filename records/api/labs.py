@@ -168,11 +168,11 @@ class LabResultViewSet(LabPdfMixin, PatientOwnedViewSet):
     @extend_schema(responses={200: LabResultDeletedSerializer})
     def destroy(self, request, *args, **kwargs):
         super().destroy(request, *args, **kwargs)
-        # Attached files arrive with the files app; until then there are none to remove.
+        # Attached files went to the trash with the record (restorable there until purged).
         return Response(
             {
                 "message": "Lab result and associated files deleted successfully",
-                "files_deleted": 0,
+                "files_deleted": self.dependents_removed,
                 "files_preserved": 0,
             }
         )

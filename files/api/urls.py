@@ -1,0 +1,29 @@
+from django.urls import path
+
+from files.api import views
+
+LAB = {"fixed_entity_type": "lab-result"}
+
+urlpatterns = [
+    path("entity-files/files/batch-counts", views.BatchCountsView.as_view()),
+    path("entity-files/files/<int:file_id>", views.EntityFileView.as_view()),
+    path("entity-files/files/<int:file_id>/view", views.EntityFileContentView.as_view()),
+    path(
+        "entity-files/files/<int:file_id>/download",
+        views.EntityFileContentView.as_view(as_attachment=True),
+    ),
+    path("entity-files/files/<int:file_id>/metadata", views.EntityFileMetadataView.as_view()),
+    path(
+        "entity-files/<str:entity_type_name>/<int:entity_id>/files",
+        views.EntityFilesView.as_view(),
+    ),
+    # The lab-result paths older clients use: the same views, narrowed to lab results.
+    path("lab-results/<int:entity_id>/files", views.EntityFilesView.as_view(**LAB)),
+    path("lab-results/<int:entity_id>/files/<int:file_id>", views.EntityFileView.as_view(**LAB)),
+    path("lab-result-files/<int:file_id>", views.EntityFileView.as_view(**LAB)),
+    path("lab-result-files/<int:file_id>/view", views.EntityFileContentView.as_view(**LAB)),
+    path(
+        "lab-result-files/<int:file_id>/download",
+        views.EntityFileContentView.as_view(as_attachment=True, **LAB),
+    ),
+]
