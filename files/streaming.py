@@ -108,8 +108,8 @@ class StoredFileMissing(Exception):
 def _opened(entity_file: EntityFile, start: int, end: int):
     """The byte stream, with its first chunk already read: a missing object must turn into
     an error answer before the status line goes out, not into a truncated 200."""
-    chunks = storage.stream(entity_file.stored_name, start, end)
     try:
+        chunks = storage.stream(entity_file.stored_name, start, end)
         first = next(chunks, b"")
     except FileNotFoundError as exc:
         raise StoredFileMissing(entity_file.pk) from exc
