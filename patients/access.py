@@ -4,7 +4,10 @@ Rules (DESIGN.md §3), each with its reason:
 - Levels are ordered VIEW < EDIT < FULL; the owner holds FULL on their own patients.
 - A share grants its level while it is active and not past `expires_at`. Expiry is checked in
   the query itself, so a share stops working at that moment even if no cleanup job ran.
-- VIEW reads. EDIT also writes records and demographics. FULL also manages files and the
+- VIEW reads, files included (list, view, download). EDIT also writes records, the files
+  attached to them (upload, metadata, delete to the trash) and demographics: a file is part
+  of its record's content, so whoever may change the record may attach the letter that
+  belongs to it, and the trash keeps a mistaken delete restorable. FULL also manages the
   photo and may invite others at VIEW or EDIT: never above its own level, so a grant can
   never grow by being passed on.
 - Only the owner deletes the patient, revokes or changes other people's shares or transfers
