@@ -61,7 +61,7 @@ def _by_name() -> dict[str, EntityType]:
     return table
 
 
-def entity_type(name: str) -> EntityType | None:
+def find_type(name: str) -> EntityType | None:
     return _by_name().get(name)
 
 

@@ -165,11 +165,11 @@ def restore_until(entity_file: EntityFile):
 
 def restore(*, user, entity_file: EntityFile, ip=None) -> EntityFile:
     """Takes a file out of the trash; its record (and patient) must still exist."""
-    from files.entity_types import entity_type
+    from files.entity_types import find_type
 
     if not entity_file.in_trash:
         return entity_file
-    target = entity_type(entity_file.entity_type)
+    target = find_type(entity_file.entity_type)
     if (
         entity_file.patient_id is None
         or target is None

@@ -14,7 +14,7 @@ urlpatterns = [
     ),
     path("entity-files/files/<int:file_id>/metadata", views.EntityFileMetadataView.as_view()),
     path(
-        "entity-files/<str:entity_type_name>/<int:entity_id>/files",
+        "entity-files/<str:entity_type>/<int:entity_id>/files",
         views.EntityFilesView.as_view(),
     ),
     # The lab-result paths older clients use: the same views, narrowed to lab results.

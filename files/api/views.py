@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from files import services, uploads
 from files.api import serializers as s
-from files.entity_types import ENTITY_TYPES, EntityType, entity_type
+from files.entity_types import ENTITY_TYPES, EntityType, find_type
 from files.models import EntityFile
 from files.streaming import StoredFileMissing, file_response
 from medikeep.api.exceptions import FieldValidationError
@@ -42,7 +42,7 @@ def _refuse_unless(user, patient_id, level: Level, not_found: str) -> None:
 def record_in_reach(user, type_name: str, entity_id, level: Level) -> tuple[EntityType, int]:
     """The entity type and the record's patient; 404 for an unknown type or a record the
     user cannot see, 403 when they see it but may not do this."""
-    target = entity_type(type_name)
+    target = find_type(type_name)
     if target is None:
         known = ", ".join(ENTITY_TYPES)
         raise NotFound(f"Files are not kept for '{type_name}' records. Known types: {known}.")
@@ -56,7 +56,7 @@ def file_in_reach(user, file_id, level: Level, *, entity_type_name=None, entity_
     aliases narrow it to files of that type (and record)."""
     files = EntityFile.objects.live().filter(pk=int(file_id))
     if entity_type_name is not None:
-        files = files.filter(entity_type=entity_type(entity_type_name).name)
+        files = files.filter(entity_type=find_type(entity_type_name).name)
     if entity_id is not None:
         files = files.filter(entity_id=int(entity_id))
     entity_file = files.first()
@@ -74,14 +74,12 @@ class EntityFilesView(ApiView):
         self.throttle_scope = "upload" if self.request.method == "POST" else "standard"
         return super().get_throttles()
 
-    def _type(self, entity_type_name):
-        return self.fixed_entity_type or entity_type_name
+    def _type(self, entity_type):
+        return self.fixed_entity_type or entity_type
 
     @extend_schema(responses=s.EntityFileSerializer(many=True), tags=TAGS)
-    def get(self, request, entity_id, entity_type_name=None):
-        target, _ = record_in_reach(
-            request.user, self._type(entity_type_name), entity_id, Level.VIEW
-        )
+    def get(self, request, entity_id, entity_type=None):
+        target, _ = record_in_reach(request.user, self._type(entity_type), entity_id, Level.VIEW)
         files = EntityFile.objects.live().of_entity(target.name, int(entity_id))
         return Response(s.EntityFileSerializer(files, many=True).data)
 
@@ -90,9 +88,9 @@ class EntityFilesView(ApiView):
         responses={200: s.EntityFileSerializer},
         tags=TAGS,
     )
-    def post(self, request, entity_id, entity_type_name=None):
+    def post(self, request, entity_id, entity_type=None):
         target, patient_id = record_in_reach(
-            request.user, self._type(entity_type_name), entity_id, Level.EDIT
+            request.user, self._type(entity_type), entity_id, Level.EDIT
         )
         uploads.prepare_request(request)
         upload = uploads.received_upload(request)
@@ -209,7 +207,7 @@ class BatchCountsView(ApiView):
         pairs = form.validated_data
         wanted: dict[str, set[int]] = {}
         for type_name, entity_id in pairs:
-            target = entity_type(type_name)
+            target = find_type(type_name)
             if target is None:
                 raise FieldValidationError("entity_type", f"Unknown entity type '{type_name}'.")
             wanted.setdefault(target.name, set()).add(entity_id)
@@ -231,7 +229,7 @@ class BatchCountsView(ApiView):
                 {
                     "entity_type": type_name,
                     "entity_id": entity_id,
-                    "file_count": counts.get((entity_type(type_name).name, entity_id), 0),
+                    "file_count": counts.get((find_type(type_name).name, entity_id), 0),
                 }
                 for type_name, entity_id in pairs
             ]

@@ -346,3 +346,16 @@ def test_lab_result_aliases(alice_api, bob, client_for, shared_patient, medicati
     )
     assert alice_api.delete(f"/api/v1/lab-results/{lab.pk}/files/{file_id}").status_code == 200
     assert alice_api.get(f"/api/v1/lab-results/{lab.pk}/files").json() == []
+
+
+def test_uploads_count_against_the_upload_limit(alice_api, medication, settings):
+    settings.API_RATES = {**settings.API_RATES, "upload": "2/hour"}
+    assert upload(alice_api, "medication", medication.pk).status_code == 200
+    assert upload(alice_api, "medication", medication.pk).status_code == 200
+    refused = upload(alice_api, "medication", medication.pk)
+    assert refused.status_code == 429
+    assert refused["Retry-After"]
+    # Reading is not an upload.
+    url = f"/api/v1/entity-files/medication/{medication.pk}/files"
+    assert alice_api.get(url).status_code == 200
+    assert EntityFile.objects.count() == 2
