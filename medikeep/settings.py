@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from medikeep import VERSION
 from medikeep.env import (
     database_from_url,
@@ -129,7 +131,46 @@ MEDIA_ROOT = Path(env_str("MEDIKEEP_MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Entity files (files/storage.py is the only code that touches their bytes). Private: no
+    # URL route serves MEDIA_ROOT and no storage URL is ever handed out; bytes leave only
+    # through the access-checked view and download endpoints. Owner-only on disk.
+    "files": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": MEDIA_ROOT / "files",
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
 }
+FILES_STORAGE = env_str("FILES_STORAGE", "local").strip().lower() or "local"
+if FILES_STORAGE == "s3":
+    if not env_str("AWS_STORAGE_BUCKET_NAME"):
+        raise ImproperlyConfigured("FILES_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    STORAGES["files"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            # Unset endpoint = AWS itself; set it for MinIO and other S3-compatible servers.
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            # Unset keys fall through to boto3's own chain (instance role, ~/.aws).
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
+            "location": env_str("AWS_LOCATION").strip("/"),
+            # Objects stay private (bucket policy decides, no ACL granting reads); any URL
+            # would be signed; two uploads with one name never replace each other.
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif FILES_STORAGE != "local":
+    raise ImproperlyConfigured(f"FILES_STORAGE must be local or s3, not {FILES_STORAGE!r}")
+# Largest entity file accepted (the contract's 1 GB), and how long deleted files stay restorable.
+FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_BYTES", 1024**3)
+FILES_TRASH_RETENTION_DAYS = env_int("FILES_TRASH_RETENTION_DAYS", 7)
 # Data uploads beyond this are refused before they reach a view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
