@@ -122,6 +122,31 @@ def test_delete_by_persona(personas, persona, stored):
 
 
 @pytest.mark.parametrize("persona", [*READERS, *NO_ACCESS])
+def test_lab_result_alias_routes_by_persona(personas, persona, alice_api, shared_patient):
+    lab = factory_for(LabResult)(patient=shared_patient)
+    file_id = upload(alice_api, "lab-result", lab.pk).json()["id"]
+    expected = {**READERS, **NO_ACCESS}[persona]
+    client = personas[persona]
+    for route in (
+        f"/api/v1/lab-results/{lab.pk}/files",
+        f"/api/v1/lab-results/{lab.pk}/files/{file_id}",
+        f"/api/v1/lab-result-files/{file_id}",
+        f"/api/v1/lab-result-files/{file_id}/view",
+        f"/api/v1/lab-result-files/{file_id}/download",
+    ):
+        assert client.get(route).status_code == expected, route
+    writes = {**WRITERS, **NO_ACCESS}
+    response = client.post(
+        f"/api/v1/lab-results/{lab.pk}/files",
+        {"file": upload_of("lab.pdf", PDF)},
+        format="multipart",
+    )
+    assert response.status_code == writes[persona]
+    response = client.delete(f"/api/v1/lab-result-files/{file_id}")
+    assert response.status_code == writes[persona]
+
+
+@pytest.mark.parametrize("persona", [*READERS, *NO_ACCESS])
 def test_batch_counts_by_persona(personas, persona, stored, medication):
     expected = {**READERS, **NO_ACCESS}[persona]
     response = personas[persona].post(
