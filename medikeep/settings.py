@@ -171,6 +171,10 @@ elif FILES_STORAGE != "local":
 # Largest entity file accepted (the contract's 1 GB), and how long deleted files stay restorable.
 FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_BYTES", 1024**3)
 FILES_TRASH_RETENTION_DAYS = env_int("FILES_TRASH_RETENTION_DAYS", 7)
+# Uploads are written here while they arrive: on the same disk as var/ (a rename, not a copy,
+# into local storage) and never in /tmp, which may be a RAM disk.
+FILE_UPLOAD_TEMP_DIR = VAR_DIR / "upload-tmp"
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 # Data uploads beyond this are refused before they reach a view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
@@ -234,6 +238,18 @@ PERIODIC_TASKS = [
         "sharing.tasks.expire_invitations_and_shares",
         "7 * * * *",
         "SHARING_EXPIRY_CRON",
+    ),
+    PeriodicTask(
+        "purge-expired-file-trash",
+        "files.tasks.purge_expired_trash",
+        "37 3 * * *",
+        "FILES_TRASH_PURGE_CRON",
+    ),
+    PeriodicTask(
+        "check-file-storage",
+        "files.tasks.check_storage",
+        "47 4 * * 0",
+        "FILES_STORAGE_CHECK_CRON",
     ),
     PeriodicTask(
         "flush-expired-tokens",
