@@ -12,9 +12,19 @@ def pytest_configure(config):
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The manifest storage needs collectstatic first; a fresh clone has not run it.
+    # Entity files of any test land in a throw-away folder, never in var/media/files.
+    import tempfile
+
+    files_storage = {**settings.STORAGES["files"]}
+    if files_storage["BACKEND"].endswith("FileSystemStorage"):
+        files_storage["OPTIONS"] = {
+            **files_storage.get("OPTIONS", {}),
+            "location": tempfile.mkdtemp(prefix="medikeep-test-files-"),
+        }
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "files": files_storage,
     }
     # Generous limits so suites do not trip them; throttle tests set their own.
     settings.API_RATES = {scope: "100000/min" for scope in settings.API_RATES}
