@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("records.api.urls")),
     path("", include("sharing.api.urls")),
     path("", include("files.api.urls")),
+    path("", include("notifications.api.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
