@@ -150,3 +150,26 @@ class Delivery(models.Model):
     @property
     def message_preview(self) -> str:
         return self.body[:200]
+
+
+class SignInAddress(models.Model):
+    """An address a user has signed in from, so that a sign-in from an unknown one can be
+    reported to them (the `new_sign_in` event). One row per (user, address)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sign_in_addresses"
+    )
+    ip_address = models.GenericIPAddressField()
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user_id", "-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "ip_address"], name="notifications_signin_address_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} from {self.ip_address}"
