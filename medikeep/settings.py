@@ -22,6 +22,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MEDIKEEP_VAR_DIR", str(BASE_DIR / "var")))
 
 SECRET_KEY = secret_key(VAR_DIR)
+# Secrets stored for users (notification channel settings) are encrypted with these Fernet keys
+# (comma-separated): the first encrypts, all decrypt. Unset: a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env_list("FIELD_ENCRYPTION_KEY")
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
