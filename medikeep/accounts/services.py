@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
@@ -28,7 +29,7 @@ from medikeep.accounts.selectors import (
     registration_enabled,
     username_taken,
 )
-from medikeep.accounts.signals import user_registered
+from medikeep.accounts.signals import password_changed, user_registered
 from medikeep.api.exceptions import (
     BusinessRuleError,
     ConflictError,
@@ -96,9 +97,10 @@ def user_register(
     return user
 
 
-def user_login(*, user: User) -> None:
-    user.last_login = timezone.now()
-    user.save(update_fields=["last_login"])
+def user_login(*, user: User, request=None) -> None:
+    """Announces a sign-in with Django's `user_logged_in`, as a session login does: Django's
+    own receiver stamps last_login, notifications/ looks at the address (from `request`)."""
+    user_logged_in.send(sender=type(user), request=request, user=user)
 
 
 def password_change(*, user: User, current_password: str, new_password: str) -> None:
@@ -117,6 +119,7 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
+    password_changed.send(sender=User, user=user, via="change")
 
 
 @dataclass(frozen=True)
@@ -321,5 +324,6 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password", "updated_at"])
+    password_changed.send(sender=User, user=user, via="reset")
     security_log.info("password reset: user=%s", user.pk)
     return user
