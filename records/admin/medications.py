@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from patients.core.admin import PatientOwnedAdmin
-from records.models import Medication
+from records.models import Medication, MedicationDose
 
 
 @admin.register(Medication)
@@ -9,3 +9,22 @@ class MedicationAdmin(PatientOwnedAdmin):
     list_display = ("medication_name", "dosage", "status", "patient", "reminder_enabled")
     list_filter = ("status", "medication_type", "route", "reminder_enabled")
     search_fields = ("medication_name", "alternative_name", "patient__last_name")
+
+
+@admin.register(MedicationDose)
+class MedicationDoseAdmin(admin.ModelAdmin):
+    """The dose log. Not a patient-owned type of its own: a dose hangs off its medication."""
+
+    list_display = ("slot", "medication", "patient", "status", "source", "recorded_by")
+    list_select_related = ("medication__patient", "recorded_by")
+    list_filter = ("status", "source")
+    search_fields = ("medication__medication_name", "medication__patient__last_name", "note")
+    search_help_text = "Search by the medication's name, the patient's last name or the note."
+    raw_id_fields = ("medication", "recorded_by")
+    readonly_fields = ("recorded_at",)
+    date_hierarchy = "slot"
+    list_per_page = 50
+
+    @admin.display(ordering="medication__patient__last_name")
+    def patient(self, dose):
+        return dose.medication.patient

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from patients.models import PatientOwnedModel, TaggedMixin
 from records.reference import directory_link
 
 __all__ = [
     "Medication",
+    "MedicationDose",
+    "MedicationDoseSource",
+    "MedicationDoseStatus",
     "MedicationRoute",
     "MedicationStatus",
     "MedicationType",
@@ -142,3 +147,54 @@ class Medication(TaggedMixin, PatientOwnedModel):
     def save(self, *args, **kwargs):
         self.reminder_times = normalise_reminder_times(self.reminder_times)
         super().save(*args, **kwargs)
+
+
+class MedicationDoseStatus(models.TextChoices):
+    TAKEN = "taken", "Taken"
+    SKIPPED = "skipped", "Skipped"
+
+
+class MedicationDoseSource(models.TextChoices):
+    API = "api", "API"
+    LINK = "link", "Reminder link"
+
+
+class MedicationDose(models.Model):
+    """The dose log: what happened at one scheduled dose (slot) of a medication.
+
+    One row per (medication, slot); answering the slot again changes that row. The patient
+    is the medication's, so the row goes with the medication and is visible exactly where the
+    medication is (records/services/doses.py holds the rules for writing it).
+    """
+
+    medication = models.ForeignKey(Medication, on_delete=models.CASCADE, related_name="doses")
+    slot = models.DateTimeField(help_text="The scheduled dose time this answers.")
+    status = models.CharField(max_length=10, choices=MedicationDoseStatus.choices)
+    note = models.CharField(max_length=500, blank=True)
+    source = models.CharField(
+        max_length=10, choices=MedicationDoseSource.choices, default=MedicationDoseSource.API
+    )
+    # Kept when the account goes: the answer stays part of the patient's record.
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-slot", "-id"]
+        constraints = [
+            # Also the index of every read: a medication's doses by slot.
+            models.UniqueConstraint(
+                fields=["medication", "slot"],
+                name="records_medicationdose_one_per_slot",
+                violation_error_message="This dose has an answer already.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        when = timezone.localtime(self.slot) if self.slot else None
+        return f"{self.medication} at {when:%Y-%m-%d %H:%M}: {self.get_status_display()}"
