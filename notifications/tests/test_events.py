@@ -363,6 +363,22 @@ class TestInvitations:
             )
         assert not received("invitation_accepted")
 
+    def test_family_history_invitations_too(
+        self, alice, bob, sharing_audience, enqueued, committed
+    ):
+        from records.tests.factories import FamilyMemberFactory
+        from sharing.services import family
+
+        member = FamilyMemberFactory(patient=sharing_audience, name="Grandpa Joe")
+        with committed():
+            sent = family.invite_family_members(sender=alice, members=[member], recipient=bob)
+        assert received("invitation_received") == {"bob": {"bob-phone"}}
+        body = Delivery.objects.get().body
+        assert "a family history invitation: Family History Share: Grandpa Joe." in body
+        with committed():
+            sharing.respond(invitation_id=sent.pk, user=bob, accept=True)
+        assert received("invitation_accepted") == {"alice": {"alice-phone"}}
+
     def test_portal_invitation_to_an_account(
         self, alice, mallory, sharing_audience, enqueued, committed
     ):
@@ -509,3 +525,27 @@ class TestNewSignIn:
             )
         assert page.status_code == 302  # signed in
         assert received("new_sign_in") == {"root": {"Phone"}}
+
+
+# --- end to end -----------------------------------------------------------------------------
+
+
+def test_an_event_arrives_at_the_channel(
+    client_for, carol, shared_patient, alice, http_sink, committed
+):
+    """The whole path, nothing replaced: a lab result completed by carol reaches alice's
+    webhook (a real HTTP server on loopback) through the outbox and the delivery task."""
+    subscribe(alice, make_channel(alice, url=f"{http_sink.url}/alice"), LAB)
+    with committed():
+        response = client_for(carol).post(
+            "/api/v1/lab-results",
+            {"patient_id": shared_patient.pk, "test_name": "HbA1c", "status": "completed"},
+            format="json",
+        )
+    assert response.status_code == 201
+    (request,) = http_sink.wait_for(1)
+    assert request.route == "/alice"
+    assert "The result of HbA1c for Alice Owner is in." in request.text
+    row = Delivery.objects.get()
+    assert (row.status, row.attempt_count) == ("sent", 1)
+    assert request.headers.get("x-medikeep-delivery")
