@@ -284,6 +284,9 @@ APP_PUBLIC_URL = env_str("APP_PUBLIC_URL", "http://localhost:8000")
 # How long a portal invitation link and a password-reset link work.
 PORTAL_INVITE_HOURS = env_int("PORTAL_INVITE_HOURS", 168)
 PASSWORD_RESET_HOURS = env_int("PASSWORD_RESET_HOURS", 2)
+# How long the "taken" / "skipped" links in a medication reminder work (a week by default,
+# as long as the dose log takes answers for past doses).
+DOSE_ANSWER_LINK_HOURS = env_int("DOSE_ANSWER_LINK_HOURS", 168)
 # Django's reset-token generator reads its lifetime from here (seconds).
 PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_HOURS * 60 * 60
 

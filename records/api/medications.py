@@ -1,12 +1,15 @@
-"""Medications: /medications, /medications/{id}, /medications/patient/{patient_id}."""
+"""Medications: /medications, /medications/{id}, /medications/patient/{patient_id}, and the
+dose log (/medications/{id}/doses, /doses/answer: records/api/doses.py)."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 
 from patients.core.filtersets import TaggedFilterSet
 from patients.core.serializers import BASE_FIELDS, TIMESTAMP_FIELDS, PatientOwnedSerializer
 from patients.core.views import PatientOwnedViewSet, record_viewset_schema
+from records.api.doses import AdherenceSerializer, MedicationDoseActions
+from records.api.doses import urlpatterns as dose_urlpatterns
 from records.api.summaries import (
     PRACTITIONER_FIELDS,
     PRACTITIONER_JOIN,
@@ -14,6 +17,7 @@ from records.api.summaries import (
     PractitionerSummarySerializer,
 )
 from records.models import Medication
+from records.services.doses import AdherenceWindow, adherence_of, with_adherence_counts
 
 
 class MedicationSerializer(PatientOwnedSerializer):
@@ -31,6 +35,7 @@ class MedicationSerializer(PatientOwnedSerializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=100
     )
+    adherence = serializers.SerializerMethodField()
 
     class Meta:
         model = Medication
@@ -56,8 +61,17 @@ class MedicationSerializer(PatientOwnedSerializer):
             *PRACTITIONER_FIELDS,
             "pharmacy_id",
             "pharmacy",
+            "adherence",
             *TIMESTAMP_FIELDS,
         ]
+
+    @extend_schema_field(AdherenceSerializer)
+    def get_adherence(self, medication):
+        """Doses of the last 30 days: due (scheduled), taken and skipped (the dose log)."""
+        if not isinstance(medication, Medication):
+            return None
+        window = self.context.get("adherence_window") or AdherenceWindow.ending()
+        return adherence_of(medication, window)
 
 
 class MedicationFilterSet(TaggedFilterSet):
@@ -82,10 +96,30 @@ class MedicationFilterSet(TaggedFilterSet):
 
 @record_viewset_schema
 @extend_schema(tags=["medications"])
-class MedicationViewSet(PatientOwnedViewSet):
+class MedicationViewSet(MedicationDoseActions, PatientOwnedViewSet):
     queryset = Medication.objects.select_related(PRACTITIONER_JOIN, "pharmacy")
     serializer_class = MedicationSerializer
     filterset_class = MedicationFilterSet
+
+    # Actions answering with medications: their rows carry the dose counts of the window.
+    adherence_actions = frozenset({"list", "retrieve", "by_patient", "update", "partial_update"})
+
+    def adherence_window(self) -> AdherenceWindow:
+        if not hasattr(self, "_adherence_window"):
+            self._adherence_window = AdherenceWindow.ending()
+        return self._adherence_window
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action in self.adherence_actions:
+            queryset = with_adherence_counts(queryset, self.adherence_window())
+        return queryset
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "adherence_window": self.adherence_window()}
+
+
+urlpatterns = dose_urlpatterns
 
 
 def register(router, nested, register_record):
