@@ -260,8 +260,41 @@ PERIODIC_TASKS = [
         "17 3 * * *",
         "TOKEN_FLUSH_CRON",
     ),
+    PeriodicTask(
+        "plan-medication-reminders",
+        "notifications.tasks.plan_reminders",
+        "* * * * *",
+        "REMINDER_PLAN_CRON",
+    ),
+    PeriodicTask(
+        "sweep-deliveries",
+        "notifications.tasks.sweep_deliveries",
+        "* * * * *",
+        "NOTIFICATION_SWEEP_CRON",
+    ),
+    PeriodicTask(
+        "prune-notification-history",
+        "notifications.tasks.prune_history",
+        "27 4 * * *",
+        "NOTIFICATION_PRUNE_CRON",
+    ),
 ]
 CELERY_BEAT_SCHEDULE = beat_schedule(PERIODIC_TASKS)
+# Notification delivery (notifications/delivery.py): a failed send is retried after
+# base·2^(n−1) seconds (capped) until the last attempt; a claimed row is the worker's until its
+# lease ends, then the sweeper hands it to another (the lease outlasts any send's timeouts).
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 30)
+NOTIFICATION_RETRY_MAX_SECONDS = env_int("NOTIFICATION_RETRY_MAX_SECONDS", 1800)
+NOTIFICATION_LEASE_SECONDS = env_int("NOTIFICATION_LEASE_SECONDS", 300)
+# The sweeper leaves a due row this long to its own queued task before it queues another.
+NOTIFICATION_SWEEP_GRACE_SECONDS = env_int("NOTIFICATION_SWEEP_GRACE_SECONDS", 60)
+NOTIFICATION_HISTORY_DAYS = env_int("NOTIFICATION_HISTORY_DAYS", 90)
+# Reminders (notifications/reminders.py): each tick also plans slots of the last N minutes, so
+# a missed tick (beat restarted) loses nothing; a reminder not sent within the stale limit
+# after its dose time is cancelled rather than sent hours late.
+REMINDER_CATCH_UP_MINUTES = env_int("REMINDER_CATCH_UP_MINUTES", 10)
+REMINDER_STALE_MINUTES = env_int("REMINDER_STALE_MINUTES", 120)
 # The heartbeat counts as fresh for this long; health reports the worker as stale after it.
 WORKER_HEARTBEAT_STALE_SECONDS = 180
 # /system/health shares its checks (database, broker, heartbeat) for this long per process.

@@ -1,0 +1,286 @@
+"""Medication reminders: the per-minute planner, and the check that a planned one is still wanted.
+
+A slot is one scheduled dose: a local wall-clock time of `reminder_times` ("HH:MM") on a local
+day of the facility time zone (settings.TIME_ZONE) allowed by `reminder_days` (0 = Monday;
+null or empty = every day) and within the effective period (inclusive dates), of a medication
+that is `active` with `reminder_enabled`. Daylight saving follows records/services/
+dose_schedule.py: a time the clock skips is taken one gap-length later (02:30 → 03:30), a time
+that occurs twice is its first occurrence; a slot is an instant, so two times that land on one
+instant are one slot.
+
+Recipients are the patient's owner and every user holding a share in force, each on their own
+channels where `medication_reminder_due` is enabled; the reminder goes out
+`remind_before_minutes` (per preference) before the dose.
+
+Each tick plans the slots whose send time fell in the last REMINDER_CATCH_UP_MINUTES (so a
+missed or late tick loses nothing), one Delivery row per (medication, slot, channel) with
+dedup_key "reminder:<medication id>:<slot, UTC ISO>:<channel id>", unique in the database:
+planning the same minute again, or two beat processes planning it at once, adds no row. The
+work is a handful of queries whatever the number of medications: the candidate slot times are
+worked out once per distinct remind_before value, medications are read in one query, and rows
+are written with bulk_create(ignore_conflicts=True) in batches, in key order (two concurrent
+planners then wait on each other instead of deadlocking).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from notifications import events
+from notifications.models import Delivery, DeliveryStatus, NotificationPreference
+from patients.access import can_access
+from patients.models import PatientShare
+
+logger = logging.getLogger("medikeep.notifications")
+
+REMINDER_EVENT = "medication_reminder_due"
+KEY_PREFIX = "reminder:"
+INSERT_BATCH = 2000
+# A clock change moves local time by at most this much: the margin around a window when
+# local minutes are mapped back to instants.
+_CLOCK_CHANGE_MARGIN = dt.timedelta(hours=3)
+
+
+def facility_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def slot_instant(day: dt.date, hhmm: str, zone: ZoneInfo) -> dt.datetime:
+    """The UTC instant of a local day and "HH:MM" (fold=0, see the module's note on DST)."""
+    hour, minute = hhmm.split(":")
+    local = dt.datetime.combine(day, dt.time(int(hour), int(minute)), tzinfo=zone)
+    return local.astimezone(dt.UTC)
+
+
+def dedup_key(medication_id: int, slot: dt.datetime, channel_id: int) -> str:
+    return f"{KEY_PREFIX}{medication_id}:{slot.astimezone(dt.UTC).isoformat()}:{channel_id}"
+
+
+def candidate_slots(
+    low: dt.datetime, high: dt.datetime, zone: ZoneInfo
+) -> dict[str, list[tuple[dt.date, dt.datetime]]]:
+    """Every local (day, "HH:MM") whose instant lies in (low, high], by "HH:MM".
+
+    Walks the local minutes around the window and keeps those that map back into it: that
+    finds the times a clock change skips or repeats, which walking instants would not.
+    """
+    found: dict[str, list[tuple[dt.date, dt.datetime]]] = defaultdict(list)
+    local = (low.astimezone(zone) - _CLOCK_CHANGE_MARGIN).replace(
+        tzinfo=None, second=0, microsecond=0
+    )
+    last = (high.astimezone(zone) + _CLOCK_CHANGE_MARGIN).replace(tzinfo=None)
+    step = dt.timedelta(minutes=1)
+    while local <= last:
+        instant = local.replace(tzinfo=zone).astimezone(dt.UTC)
+        if low < instant <= high:
+            found[f"{local:%H:%M}"].append((local.date(), instant))
+        local += step
+    return found
+
+
+def _allowed_on(day: dt.date, days, start: dt.date | None, end: dt.date | None) -> bool:
+    if days and day.weekday() not in days:
+        return False
+    return not ((start and day < start) or (end and day > end))
+
+
+def _message(med: dict, slot: dt.datetime, hhmm: str, day: dt.date) -> tuple[dict, str, str]:
+    data = {
+        "medication_id": med["id"],
+        "patient_id": med["patient_id"],
+        "medication_name": med["medication_name"],
+        "dosage": med["dosage"],
+        "patient_name": f"{med['patient__first_name']} {med['patient__last_name']}".strip(),
+        "note": med["reminder_message"],
+        "scheduled_time": hhmm,
+        "scheduled_date": day.isoformat(),
+        "scheduled_for": slot.isoformat(),
+        "is_test": False,
+    }
+    title, body = events.render(REMINDER_EVENT, data)
+    return data, title, body
+
+
+def plan(now: dt.datetime | None = None) -> list[int]:
+    """Writes the reminder rows due by `now` that do not exist yet; returns the ids of pending
+    reminder rows written by this call (or by a planner running at the same time), which the
+    caller queues for delivery."""
+    from records.models import Medication, MedicationStatus
+
+    now = now or timezone.now()
+    zone = facility_zone()
+    since = now - dt.timedelta(minutes=settings.REMINDER_CATCH_UP_MINUTES)
+
+    # Who wants reminders where: enabled preferences on enabled channels of active accounts.
+    channels_of: dict[int, list[tuple]] = defaultdict(list)
+    wanted = NotificationPreference.objects.filter(
+        event_type=REMINDER_EVENT,
+        is_enabled=True,
+        channel__is_enabled=True,
+        user__is_active=True,
+        channel__user_id=F("user_id"),
+    )
+    for user_id, *channel in wanted.values_list(
+        "user_id", "channel_id", "remind_before_minutes", "channel__name", "channel__channel_type"
+    ):
+        channels_of[user_id].append(tuple(channel))
+    if not channels_of:
+        return []
+
+    # The slots whose reminder goes out in (since, now], per remind_before value.
+    candidates = {
+        before: candidate_slots(
+            since + dt.timedelta(minutes=before), now + dt.timedelta(minutes=before), zone
+        )
+        for before in {channel[1] for channels in channels_of.values() for channel in channels}
+    }
+    times = sorted({hhmm for slots in candidates.values() for hhmm in slots})
+    if not times:
+        return []
+
+    # Medications with one of those times: a text match on the JSON list narrows the read
+    # (it works alike on SQLite and PostgreSQL); the exact check is below.
+    has_time = Q()
+    for hhmm in times:
+        has_time |= Q(reminder_times__icontains=f'"{hhmm}"')
+    medications = Medication.objects.filter(
+        has_time, reminder_enabled=True, status=MedicationStatus.ACTIVE
+    )
+    meds = list(
+        medications.order_by("id").values(
+            "id",
+            "patient_id",
+            "patient__owner_id",
+            "patient__first_name",
+            "patient__last_name",
+            "medication_name",
+            "dosage",
+            "reminder_message",
+            "reminder_times",
+            "reminder_days",
+            "effective_period_start",
+            "effective_period_end",
+        )
+    )
+    if not meds:
+        return []
+    grantees: dict[int, list[int]] = defaultdict(list)
+    for patient_id, grantee_id in (
+        PatientShare.objects.in_force(at=now)
+        .filter(
+            patient_id__in=medications.values("patient_id"), grantee_id__in=wanted.values("user_id")
+        )
+        .values_list("patient_id", "grantee_id")
+    ):
+        grantees[patient_id].append(grantee_id)
+
+    # Keys already written for this window (a row is written at or after its send time, so
+    # after `since`): skipping them here spares the database a conflicting insert each tick.
+    instants = {
+        slot for slots in candidates.values() for found in slots.values() for _, slot in found
+    }
+    existing = set(
+        Delivery.objects.filter(
+            created_at__gte=since - dt.timedelta(minutes=1),
+            dedup_key__startswith=KEY_PREFIX,
+            scheduled_for__in=sorted(instants),
+        ).values_list("dedup_key", flat=True)
+    )
+
+    rows: dict[str, Delivery] = {}
+    for med in meds:
+        med_times = set(med["reminder_times"] or ())
+        days = set(med["reminder_days"] or ())
+        recipients = dict.fromkeys([med["patient__owner_id"], *grantees.get(med["patient_id"], ())])
+        messages: dict[dt.datetime, tuple] = {}
+        for user_id in recipients:
+            for channel_id, before, channel_name, channel_type in channels_of.get(user_id, ()):
+                slots = candidates[before]
+                for hhmm in med_times.intersection(slots):
+                    for day, slot in slots[hhmm]:
+                        if not _allowed_on(
+                            day, days, med["effective_period_start"], med["effective_period_end"]
+                        ):
+                            continue
+                        key = dedup_key(med["id"], slot, channel_id)
+                        if key in existing or key in rows:
+                            continue
+                        if slot not in messages:
+                            messages[slot] = _message(med, slot, hhmm, day)
+                        data, title, body = messages[slot]
+                        rows[key] = Delivery(
+                            user_id=user_id,
+                            channel_id=channel_id,
+                            channel_name=channel_name,
+                            channel_type=channel_type,
+                            event_type=REMINDER_EVENT,
+                            event_data=data,
+                            title=title[:255],
+                            body=body,
+                            dedup_key=key,
+                            scheduled_for=slot,
+                            send_after=slot - dt.timedelta(minutes=before),
+                            next_attempt_at=now,
+                        )
+    if not rows:
+        return []
+    written_from = timezone.now()
+    Delivery.objects.bulk_create(
+        [rows[key] for key in sorted(rows)], batch_size=INSERT_BATCH, ignore_conflicts=True
+    )
+    # bulk_create with ignore_conflicts cannot say which rows it wrote: read them back.
+    return list(
+        Delivery.objects.filter(
+            created_at__gte=written_from,
+            dedup_key__startswith=KEY_PREFIX,
+            status=DeliveryStatus.PENDING,
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def _is_slot(med, instant: dt.datetime, zone: ZoneInfo) -> bool:
+    """Whether `instant` is still one of the medication's slots (its times may have changed)."""
+    local_day = instant.astimezone(zone).date()
+    days = set(med.reminder_days or ())
+    for day in (local_day - dt.timedelta(days=1), local_day, local_day + dt.timedelta(days=1)):
+        if not _allowed_on(day, days, med.effective_period_start, med.effective_period_end):
+            continue
+        for hhmm in med.reminder_times or ():
+            try:
+                if slot_instant(day, hhmm, zone) == instant:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
+def unwanted_reason(delivery: Delivery, now: dt.datetime) -> str | None:
+    """Why a planned reminder should not go out any more, or None."""
+    from records.models import Medication, MedicationStatus
+
+    data = delivery.event_data or {}
+    med = Medication.objects.filter(pk=data.get("medication_id")).first()
+    if med is None:
+        return "The medication was deleted."
+    if med.status != MedicationStatus.ACTIVE:
+        return "The medication is no longer active."
+    if not med.reminder_enabled:
+        return "Reminders were turned off for this medication."
+    if not can_access(delivery.user, med.patient_id):
+        return "The recipient no longer has access to this patient."
+    slot = delivery.scheduled_for
+    if slot is not None:
+        if not _is_slot(med, slot, facility_zone()):
+            return "The medication's reminder schedule changed."
+        if now > slot + dt.timedelta(minutes=settings.REMINDER_STALE_MINUTES):
+            return "Too late: the dose time passed long ago."
+    return None
