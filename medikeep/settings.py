@@ -24,7 +24,7 @@ VAR_DIR = Path(env_str("MEDIKEEP_VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = secret_key(VAR_DIR)
 # Secrets stored for users (notification channel settings) are encrypted with these Fernet keys
 # (comma-separated): the first encrypts, all decrypt. Unset: a key derived from SECRET_KEY.
-FIELD_ENCRYPTION_KEY = env_list("FIELD_ENCRYPTION_KEY")
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")  # or FIELD_ENCRYPTION_KEY_FILE
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
