@@ -438,6 +438,8 @@ def reencrypt(channels) -> int:
 def notifier(channel_type: str, config: dict, *, idempotency_key: str | None = None, **common):
     """The Apprise notifier of these (cleaned) settings. `common` goes to every plugin
     (asset, cto/rto timeouts); webhook requests carry `X-MediKeep-Delivery: <key>`."""
+    from notifications import sending  # noqa: F401  (installs the filter on Apprise's logs)
+
     config = validate_config(channel_type, config)
     return _BUILDERS[channel_type](config, idempotency_key, common)
 
