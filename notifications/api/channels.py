@@ -3,6 +3,9 @@ send a test. Another user's channel is a 404; settings never leave in clear."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import path
@@ -249,7 +252,11 @@ class ChannelTestView(ApiView):
 def send_test(channel: NotificationChannel, *, body: str, user) -> dict:
     """Send a test message through `channel` now, record it in the history (is_test) and on
     the channel (last test, verified, counters); the answer of the test endpoint."""
+    # Leased like a worker's claim: if this process dies mid-send, the sweeper hands the row to
+    # the delivery worker once the lease ends, so the test is still sent and recorded.
+    lease = timedelta(seconds=getattr(settings, "NOTIFICATION_LEASE_SECONDS", 300))
     delivery = Delivery.objects.create(
+        lease_until=timezone.now() + lease,
         user=user,
         channel=channel,
         channel_name=channel.name,
@@ -287,10 +294,12 @@ def send_test(channel: NotificationChannel, *, body: str, user) -> dict:
             last_used_at=now,
             total_notifications_sent=F("total_notifications_sent") + 1,
         )
-        Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SENT, sent_at=now)
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SENT, sent_at=now, lease_until=None
+        )
     else:
         Delivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.FAILED, error_message=(result.error or "")[:500]
+            status=DeliveryStatus.FAILED, error_message=(result.error or "")[:500], lease_until=None
         )
     NotificationChannel.objects.filter(pk=channel.pk).update(**changes)
     if result.ok:

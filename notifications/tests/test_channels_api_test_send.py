@@ -50,6 +50,7 @@ def test_a_successful_test_marks_the_channel_verified_and_writes_history(
         "sent",
     )
     assert (delivery.attempt_count, delivery.dedup_key, delivery.error_message) == (1, None, "")
+    assert delivery.lease_until is None  # finished: nothing for the sweeper
     assert request.headers["x-medikeep-delivery"] == f"test:{delivery.pk}"
 
     channel = alice_api.get(f"{BASE}/{channel_id}").json()
