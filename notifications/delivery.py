@@ -141,19 +141,22 @@ def _mine(delivery_id: int, lease_until: datetime):
 
 def _send(delivery: Delivery):
     """Decrypts the channel's settings and sends; returns (ok, error, permanent)."""
-    from notifications import channels, sending
+    from notifications import channels, reminders, sending
 
     try:
         config = channels.channel_config(delivery.channel)
     except Exception:  # undecryptable (the key changed) or unreadable: retrying cannot help
         logger.warning("Delivery %s: the channel's settings cannot be read", delivery.pk)
         return False, "The channel's settings cannot be read; save the channel again.", True
+    title, body = delivery.title, delivery.body
+    if delivery.event_type == reminders.REMINDER_EVENT and not delivery.is_test:
+        title, body = reminders.text_to_send(delivery)
     try:
         result = sending.send(
             delivery.channel.channel_type,
             config,
-            title=delivery.title,
-            body=delivery.body,
+            title=title,
+            body=body,
             idempotency_key=delivery.dedup_key or f"delivery-{delivery.pk}",
         )
     except Exception:  # send() reports failures itself; this is a bug, logged without secrets

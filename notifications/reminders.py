@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from notifications import events
 from notifications.models import Delivery, DeliveryStatus, NotificationPreference
-from patients.access import can_access
+from patients.access import Level, can_access
 from patients.models import PatientShare
 
 logger = logging.getLogger("medikeep.notifications")
@@ -245,6 +245,31 @@ def plan(now: dt.datetime | None = None) -> list[int]:
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+def text_to_send(delivery: Delivery) -> tuple[str, str]:
+    """A planned reminder's title and body as sent: re-rendered with the recipient's own
+    "taken" and "skipped" links (records/services/doses.py) when they may answer (EDIT).
+
+    The links are made at send time: they are credentials, so the history does not keep
+    them, and signing two per row would cost the planner more than everything else it does.
+    """
+    from records.services.doses import dose_answer_url
+
+    data = dict(delivery.event_data or {})
+    slot, user = delivery.scheduled_for, delivery.user
+    medication_id, patient_id = data.get("medication_id"), data.get("patient_id")
+    if slot is None or user is None or medication_id is None or patient_id is None:
+        return delivery.title, delivery.body
+    if not can_access(user, patient_id, Level.EDIT):
+        return delivery.title, delivery.body
+    taken = dose_answer_url(medication_id, slot, user.pk, "taken")
+    skipped = dose_answer_url(medication_id, slot, user.pk, "skipped")
+    data.update(answer_taken_url=taken, answer_skipped_url=skipped)
+    title, body = events.render(REMINDER_EVENT, data)
+    if taken not in body:  # a wording without the two links: add them plainly
+        body = f"{body}\nTaken: {taken}\nSkipped: {skipped}"
+    return title[:255], body
 
 
 def _is_slot(med, instant: dt.datetime, zone: ZoneInfo) -> bool:

@@ -6,6 +6,7 @@ Every send goes over real HTTP to the loopback sink (a webhook channel); tasks r
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.utils import timezone
@@ -19,6 +20,7 @@ from notifications.tests.reminder_helpers import (
     webhook_channel,
 )
 from patients.models import PatientShare
+from records.services.doses import read_dose_answer
 
 pytestmark = pytest.mark.django_db
 
@@ -345,3 +347,33 @@ def test_prune_deletes_finished_rows_past_the_history_window(settings, alice, ht
     left = set(Delivery.objects.values_list("status", flat=True))
     assert left == {"pending"}
     assert Delivery.objects.count() == 2
+
+
+# --- answer links ------------------------------------------------------------------------------
+
+
+def test_a_reminder_carries_the_recipients_own_answer_links_when_they_may_answer(
+    alice, bob, shared_patient, http_sink, anon
+):
+    mine, med, _ = current_slot(shared_patient, alice, http_sink)
+    channel = reminded_channel(bob, f"{http_sink.url}/bob")
+    reminders.plan()
+    viewer = Delivery.objects.get(channel=channel)
+    assert delivery.deliver(mine.pk) == "sent" and delivery.deliver(viewer.pk) == "sent"
+
+    by_route = {r.route: r.json()["message"] for r in http_sink.wait_for(2)}
+    owner_text = by_route["/hook"]
+    links = [word for word in owner_text.split() if "/api/v1/doses/answer?token=" in word]
+    assert len(links) == 2
+    assert "/doses/answer" not in by_route["/bob"]  # VIEW cannot answer: no links
+    mine.refresh_from_db()
+    assert "/doses/answer" not in mine.body  # the stored history keeps no credential
+
+    actions = {
+        read_dose_answer(parse_qs(urlsplit(link).query)["token"][0]).action: link for link in links
+    }
+    assert set(actions) == {"taken", "skipped"}
+    taken = actions["taken"]
+    answered = anon.post(taken[taken.index("/api/v1/") :])
+    assert answered.status_code == 201, answered.content
+    assert med.doses.get().status == "taken"
