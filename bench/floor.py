@@ -19,9 +19,15 @@ import os
 import re
 import sqlite3
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlparse
+from zoneinfo import ZoneInfo
+
+# The schedule maths is pure Python (no settings read when the zone is given): the floor
+# does the same work for `adherence.due` as the project, not a cheaper stand-in.
+from records.services.dose_schedule import count_slots_between
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STATUS = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 404: "404 Not Found"}
@@ -67,11 +73,21 @@ MED_COLUMNS = (
     "status", "notes", "side_effects", "tags", "reminder_enabled", "reminder_times",
     "reminder_message", "reminder_days", "practitioner_id",
 )  # fmt: skip
+# Adherence (records/services/doses.py): answers in the last 30 days, two correlated counts
+# whose four parameters (window start, end, start, end) come first.
+ADHERENCE_DAYS = 30
+DOSE_COUNT = (
+    "COALESCE((SELECT COUNT(*) FROM records_medicationdose d WHERE d.medication_id = m.id"
+    " AND d.slot >= %s AND d.slot < %s AND d.status = '{}'), 0)"
+)
 MED_SELECT = (
     "SELECT "
     + ", ".join(f"m.{c}" for c in MED_COLUMNS)
-    + ", pr.name, sp.name, m.pharmacy_id, ph.name, ph.brand, m.created_at, m.updated_at"
-    " FROM records_medication m"
+    + ", pr.name, sp.name, m.pharmacy_id, ph.name, ph.brand, m.created_at, m.updated_at, "
+    + DOSE_COUNT.format("taken")
+    + ", "
+    + DOSE_COUNT.format("skipped")
+    + " FROM records_medication m"
     " LEFT JOIN records_practitioner pr ON pr.id = m.practitioner_id"
     " LEFT JOIN records_medicalspecialty sp ON sp.id = pr.specialty_id"
     " LEFT JOIN records_pharmacy ph ON ph.id = m.pharmacy_id"
@@ -181,14 +197,26 @@ def _active_patient(db: Db, user_id: int) -> tuple | None:
     )
 
 
-def _medication(row: tuple) -> dict:
+def _window(db: Db) -> tuple[tuple, tuple]:
+    """The adherence window and its four query parameters."""
+    end = datetime.now(UTC)
+    start = end - timedelta(days=ADHERENCE_DAYS)
+    return (start, end), (db.moment(start), db.moment(end)) * 2
+
+
+FACILITY_ZONE = ZoneInfo(os.environ.get("TZ") or "UTC")
+
+
+def _medication(row: tuple, window: tuple) -> dict:
     m = dict(zip(MED_COLUMNS, row, strict=False))
     for key in ("effective_period_start", "effective_period_end"):
         m[key] = _date(m[key])
     for key in ("tags", "reminder_times", "reminder_days"):
         m[key] = _json(m[key])
     m["reminder_enabled"] = bool(m["reminder_enabled"])
-    pr_name, sp_name, pharmacy_id, ph_name, ph_brand, created, updated = row[len(MED_COLUMNS) :]
+    pr_name, sp_name, pharmacy_id, ph_name, ph_brand, created, updated, taken, skipped = row[
+        len(MED_COLUMNS) :
+    ]
     m["practitioner"] = (
         {"id": m["practitioner_id"], "name": pr_name, "specialty": sp_name}
         if m["practitioner_id"]
@@ -196,8 +224,20 @@ def _medication(row: tuple) -> dict:
     )
     m["pharmacy_id"] = pharmacy_id
     m["pharmacy"] = {"id": pharmacy_id, "name": ph_name, "brand": ph_brand} if pharmacy_id else None
+    schedule = SimpleNamespace(
+        **{key: m[key] for key in ("status", "reminder_enabled", "reminder_times")},
+        reminder_days=m["reminder_days"],
+        effective_period_start=_day(m["effective_period_start"]),
+        effective_period_end=_day(m["effective_period_end"]),
+    )
+    due = count_slots_between(schedule, *window, zone=FACILITY_ZONE)
+    m["adherence"] = {"days": ADHERENCE_DAYS, "due": due, "taken": taken, "skipped": skipped}
     m["created_at"], m["updated_at"] = _iso(created), _iso(updated)
     return m
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
 
 
 # --- the seven endpoints: (db, user_id, environ, *path groups) -> (status, JSON value) ------
@@ -249,17 +289,22 @@ def medication_list(db: Db, user_id: int, environ: dict) -> tuple[int, object]:
     if not _may_see(db, user_id, patient_id):
         return 404, {"detail": "patient not found"}
     # Access checked above: the project's list of one patient reads its rows directly too.
+    window, window_params = _window(db)
     rows = db.rows(
         f"{MED_SELECT} WHERE m.patient_id = %s ORDER BY m.created_at DESC, m.id DESC LIMIT %s",
-        (patient_id, limit),
+        (*window_params, patient_id, limit),
     )
-    return 200, [_medication(row) for row in rows]
+    return 200, [_medication(row, window) for row in rows]
 
 
 def medication_detail(db: Db, user_id: int, environ: dict, pk: str) -> tuple[int, object]:
     sql, params = _access(db, user_id)
-    row = db.one(f"{MED_SELECT} WHERE m.patient_id IN ({sql}) AND m.id = %s", (*params, int(pk)))
-    return (200, _medication(row)) if row else (404, {"detail": "not found"})
+    window, window_params = _window(db)
+    row = db.one(
+        f"{MED_SELECT} WHERE m.patient_id IN ({sql}) AND m.id = %s",
+        (*window_params, *params, int(pk)),
+    )
+    return (200, _medication(row, window)) if row else (404, {"detail": "not found"})
 
 
 def medication_create(db: Db, user_id: int, environ: dict) -> tuple[int, object]:
@@ -296,8 +341,9 @@ def medication_create(db: Db, user_id: int, environ: dict) -> tuple[int, object]
     except BaseException:
         db.rows("ROLLBACK")
         raise
-    row = [pk, *[m.get(c) for c in MED_COLUMNS[1:]]] + [None] * 5 + [now, now]
-    answer = _medication(row)
+    # A new medication has no answers yet: its counts are zeros (the project knows it too).
+    row = [pk, *[m.get(c) for c in MED_COLUMNS[1:]]] + [None] * 5 + [now, now, 0, 0]
+    answer = _medication(row, _window(db)[0])
     # The activity log line, written after the commit as the project does.
     label = f"{patient[1]} {patient[2]}".strip()
     db.rows(

@@ -16,7 +16,7 @@ from django.db import connection
 
 from adminops.models import ActivityLog
 from bench.floor import Floor
-from records.models import Medication
+from records.models import Medication, MedicationDose
 from records.tests.factories import (
     MedicationFactory,
     PharmacyFactory,
@@ -33,15 +33,22 @@ DAY = datetime(2025, 3, 1, 8, tzinfo=UTC)
 @pytest.fixture
 def seeded(patient):
     """Medications (one with a practitioner, a pharmacy, tags and dates) and varied vitals."""
-    MedicationFactory(
+    reminded = MedicationFactory(
         patient=patient,
         practitioner=PractitionerFactory(),
         pharmacy=PharmacyFactory(),
         tags=["heart", "chronic"],
         effective_period_start=date(2024, 1, 2),
+        reminder_enabled=True,
         reminder_times=["08:00"],
         reminder_days=[0, 3],
     )
+    # Dose answers, so that adherence has numbers to match (one outside the 30 days).
+    now = datetime.now(UTC)
+    for days, status in ((1, "taken"), (4, "taken"), (8, "skipped"), (40, "taken")):
+        MedicationDose.objects.create(
+            medication=reminded, slot=now - timedelta(days=days), status=status
+        )
     MedicationFactory.create_batch(3, patient=patient)
     MedicationFactory(patient=patient, status="stopped", practitioner=PractitionerFactory())
     empty = {"systolic_bp": None, "diastolic_bp": None, "heart_rate": None}

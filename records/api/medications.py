@@ -115,6 +115,11 @@ class MedicationViewSet(MedicationDoseActions, PatientOwnedViewSet):
             queryset = with_adherence_counts(queryset, self.adherence_window())
         return queryset
 
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        # A medication created just now has no answers yet: nothing to count.
+        serializer.instance.doses_taken = serializer.instance.doses_skipped = 0
+
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "adherence_window": self.adherence_window()}
 
