@@ -34,7 +34,14 @@ def pytest_configure(config):
     import logging
     from logging.handlers import RotatingFileHandler
 
-    for name in ("medikeep", "medikeep.security", "adminops", "django.request"):
+    for name in (
+        "medikeep",
+        "medikeep.security",
+        "adminops",
+        "files",
+        "notifications",
+        "django.request",
+    ):
         logger = logging.getLogger(name)
         logger.handlers = [h for h in logger.handlers if not isinstance(h, RotatingFileHandler)]
 

@@ -448,6 +448,8 @@ LOGGING = {
             "propagate": False,
         },
         "adminops": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
+        "files": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
+        "notifications": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
         "django.request": {"handlers": ["console", "app"], "level": "ERROR"},
     },
 }

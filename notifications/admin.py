@@ -3,7 +3,12 @@ from django.utils.html import format_html_join
 
 from medikeep import crypto
 from notifications import channels
-from notifications.models import Delivery, NotificationChannel, NotificationPreference
+from notifications.models import (
+    Delivery,
+    NotificationChannel,
+    NotificationPreference,
+    SignInAddress,
+)
 
 
 @admin.register(NotificationChannel)
@@ -107,6 +112,21 @@ class DeliveryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SignInAddress)
+class SignInAddressAdmin(admin.ModelAdmin):
+    """Addresses users signed in from (for new-sign-in alerts); deleting a row makes the next
+    sign-in from that address count as new again."""
+
+    list_display = ("user", "ip_address", "first_seen_at", "last_seen_at")
+    search_fields = ("user__username", "ip_address")
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("user", "ip_address", "first_seen_at", "last_seen_at")
 
     def has_add_permission(self, request):
         return False

@@ -89,14 +89,16 @@ def _medication_reminder(data: dict) -> tuple[str, str]:
     what = f"{name} ({dosage})" if dosage else name
     prefix = "Test reminder" if data.get("is_test") else "Medication reminder"
     first = f"Time to take {what}" + (f" at {at}" if at else "") + "."
-    answer = _text(data, "answer_url")
+    # The recipient's own signed links (made at send time, for those who may answer).
+    taken, skipped = _text(data, "answer_taken_url"), _text(data, "answer_skipped_url")
     return (
         f"{prefix}: {name}",
         _lines(
             first,
             f"For {patient}." if patient else "",
             _text(data, "note"),
-            f"Taken or skipped? Tell MediKeep: {answer}" if answer else "",
+            f"Taken: {taken}" if taken else "",
+            f"Skipped: {skipped}" if skipped else "",
         ),
     )
 

@@ -362,8 +362,6 @@ def text_to_send(delivery: Delivery) -> tuple[str, str]:
     skipped = dose_answer_url(medication_id, slot, user.pk, "skipped")
     data.update(answer_taken_url=taken, answer_skipped_url=skipped)
     title, body = events.render(REMINDER_EVENT, data)
-    if taken not in body:  # a wording without the two links: add them plainly
-        body = f"{body}\nTaken: {taken}\nSkipped: {skipped}"
     return title[:255], body
 
 

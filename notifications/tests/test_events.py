@@ -95,14 +95,16 @@ class TestRegistry:
                 "dosage": "100 mg",
                 "scheduled_time": "08:00",
                 "patient_name": "Alice Owner",
-                "answer_url": "https://medikeep.example/d/abc",
+                "answer_taken_url": "https://medikeep.example/d/taken",
+                "answer_skipped_url": "https://medikeep.example/d/skipped",
             },
         )
         assert title == "Medication reminder: Aspirin"
         assert body.splitlines() == [
             "Time to take Aspirin (100 mg) at 08:00.",
             "For Alice Owner.",
-            "Taken or skipped? Tell MediKeep: https://medikeep.example/d/abc",
+            "Taken: https://medikeep.example/d/taken",
+            "Skipped: https://medikeep.example/d/skipped",
         ]
         assert events.render("medication_reminder_due", {"is_test": True})[0].startswith("Test")
 
