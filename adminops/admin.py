@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from adminops.models import ActivityLog
+from adminops.models import ActivityLog, Backup
 
 
 @admin.register(ActivityLog)
@@ -40,3 +40,42 @@ class ActivityLogAdmin(admin.ModelAdmin):
     def patient_display(self, obj: ActivityLog) -> str:
         # The current name while the patient exists, else the name kept at the time.
         return str(obj.patient) if obj.patient_id else obj.patient_label
+
+
+@admin.register(Backup)
+class BackupAdmin(admin.ModelAdmin):
+    """Backups are made by the backup service (API, schedule, manage.py backup), not typed in:
+    only the description can be edited. Deleting a row here leaves its file, which the
+    orphan cleanup then finds; the API's delete removes both."""
+
+    list_display = (
+        "created_at",
+        "backup_type",
+        "status",
+        "filename",
+        "size_bytes",
+        "encrypted",
+        "created_by",
+    )
+    list_filter = ("backup_type", "status", "encrypted")
+    search_fields = ("filename", "description")
+    date_hierarchy = "created_at"
+    list_select_related = ("created_by",)
+    readonly_fields = (
+        "backup_type",
+        "status",
+        "filename",
+        "path",
+        "size_bytes",
+        "sha256",
+        "encrypted",
+        "details",
+        "error",
+        "created_by",
+        "created_at",
+        "completed_at",
+        "verified_at",
+    )
+
+    def has_add_permission(self, request):
+        return False

@@ -59,3 +59,69 @@ class ActivityLog(models.Model):
     def model_name(self) -> str:
         """The entity type as a class name: "lab_result" -> "LabResult"."""
         return "".join(part.capitalize() for part in self.entity_type.split("_"))
+
+
+class BackupType(models.TextChoices):
+    DATABASE = "database", "Database"
+    FILES = "files", "Files"
+    FULL = "full", "Full (database and files)"
+
+
+class BackupStatus(models.TextChoices):
+    CREATED = "created", "Being written"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    UPLOADED = "uploaded", "Uploaded"
+    VERIFIED = "verified", "Verified"
+
+
+class Backup(models.Model):
+    """One backup archive (adminops/backups/archive.py) and what is known about it.
+
+    `path` is relative to settings.BACKUP_DIR for archives kept there (so the folder can move)
+    and absolute for archives written elsewhere (`manage.py backup --output`). `size_bytes` and
+    `sha256` are those of the file as stored, encrypted or not; `details` keeps the manifest's
+    summary (versions, database, table counts) so lists and previews need not open the file.
+    The table's own rows are never inside an archive: a restore keeps the list of backups.
+    """
+
+    backup_type = models.CharField(max_length=20, choices=BackupType.choices)
+    status = models.CharField(
+        max_length=20, choices=BackupStatus.choices, default=BackupStatus.CREATED
+    )
+    filename = models.CharField(max_length=255)
+    path = models.CharField(max_length=1000, help_text="Relative to BACKUP_DIR, or absolute.")
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    encrypted = models.BooleanField(default=False)
+    details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_backup_type_display()} backup {self.filename}"
+
+    @property
+    def file_path(self):
+        """The archive's absolute path."""
+        from pathlib import Path
+
+        path = Path(self.path)
+        return path if path.is_absolute() else Path(settings.BACKUP_DIR) / path
+
+    @property
+    def file_exists(self) -> bool:
+        return bool(self.path) and self.file_path.is_file()
