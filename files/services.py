@@ -187,9 +187,16 @@ def restore(*, user, entity_file: EntityFile, ip=None) -> EntityFile:
 
 def purge_expired_trash(*, now=None) -> int:
     """Deletes the bytes, then the row, of every file in the trash past its retention."""
+    return empty_expired_trash(now=now)["deleted_count"]
+
+
+def empty_expired_trash(*, now=None, user=None, ip=None) -> dict[str, int]:
+    """purge_expired_trash, answering {deleted_count, freed_bytes}. An operator's cleanup
+    passes `user`: each file purged then goes into the activity log with their name."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.FILES_TRASH_RETENTION_DAYS)
-    purged = 0
+    purged = freed = 0
     for entity_file in EntityFile.objects.trashed().filter(trashed_at__lte=cutoff).iterator():
+        before = model_snapshot(entity_file) if user is not None else None
         try:
             storage.delete(entity_file.stored_name)
         except Exception:
@@ -197,7 +204,25 @@ def purge_expired_trash(*, now=None) -> int:
             continue  # the row stays, so the next run tries again
         entity_file.delete()
         purged += 1
-    return purged
+        freed += entity_file.file_size
+        if user is not None:
+            _announce(user=user, entity_file=entity_file, action=PURGED, before=before, ip=ip)
+    return {"deleted_count": purged, "freed_bytes": freed}
+
+
+def purge(*, user, entity_file: EntityFile, ip=None) -> int:
+    """Deletes one file in the trash for good: bytes first, then the row (as the expiry purge
+    does). Returns the bytes freed. A file not in the trash is refused; the row is locked so
+    that a restore running at the same time cannot bring back a row whose bytes are gone."""
+    with transaction.atomic():
+        locked = EntityFile.objects.select_for_update().trashed().filter(pk=entity_file.pk).first()
+        if locked is None:
+            raise BusinessRuleError("The file is no longer in the trash.")
+        before = model_snapshot(locked)
+        storage.delete(locked.stored_name)
+        locked.delete()
+        _announce(user=user, entity_file=locked, action=PURGED, before=before, ip=ip)
+    return locked.file_size
 
 
 def storage_report() -> dict:
