@@ -6,6 +6,7 @@ from adminops.api import views
 
 urlpatterns = [
     path("", include("adminops.api.maintenance")),
+    path("", include("adminops.api.dashboard_urls")),
     path("", include("adminops.api.trash")),
     path("system/health", views.SystemHealthView.as_view(), name="system-health"),
     path("system/version", views.SystemVersionView.as_view(), name="system-version"),
