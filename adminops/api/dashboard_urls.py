@@ -1,5 +1,5 @@
 """The operators' overview routes: dashboard, activity log and user management."""
 
-from adminops.api import dashboard
+from adminops.api import activity, dashboard
 
-urlpatterns = [*dashboard.urlpatterns]
+urlpatterns = [*dashboard.urlpatterns, *activity.urlpatterns]
