@@ -17,15 +17,17 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from adminops.models import ActivityLog
 from adminops.tasks import WORKER_HEARTBEAT_KEY
+from notifications.models import SignInAddress
 from patients.access import Level, accessible_patient_ids
 from patients.choices import RecordAction
+from patients.models import Patient
 
 logger = logging.getLogger("adminops.health")
 
@@ -340,3 +342,71 @@ def recent_activity(*, user, patient_id: int | None = None, limit: int) -> list[
     else:
         rows = rows.filter(patient_id=patient_id)
     return list(rows.order_by("-timestamp", "-id")[:limit])
+
+
+# --- user management (admins) -------------------------------------------------------------
+
+LOGIN_ACTIONS = ("login",)
+
+
+def login_history(*, user_id: int, page: int, per_page: int) -> dict[str, Any]:
+    """A user's sign-ins, newest first: the activity log's login rows, and one row per address
+    the user signed in from (notifications' SignInAddress: its last sign-in there). One query
+    for the page (a UNION ALL) and one for each count."""
+    logins = ActivityLog.objects.filter(user_id=user_id, action__in=LOGIN_ACTIONS)
+    addresses = SignInAddress.objects.filter(user_id=user_id)
+    total = logins.count() + addresses.count()
+    start = (page - 1) * per_page
+    rows = []
+    if start < total:
+        first = logins.order_by().values_list(
+            "timestamp",
+            "description",
+            "ip_address",
+            models.Value(None, output_field=models.DateTimeField()),
+        )
+        second = addresses.order_by().values_list(
+            "last_seen_at",
+            models.Value("", output_field=models.TextField()),
+            "ip_address",
+            "first_seen_at",
+        )
+        rows = list(first.union(second, all=True).order_by("-timestamp")[start : start + per_page])
+    items = []
+    for timestamp, description, address, first_seen in rows:
+        if first_seen is not None:
+            description = (
+                f"Last sign-in from {address} "
+                f"(first seen {first_seen.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+            )
+        items.append({"timestamp": timestamp, "description": description, "ip_address": address})
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+def patient_search(*, query: str, limit: int) -> dict[str, Any]:
+    """Patients for the "link a patient" picker, by name words (each word must match the first
+    or the last name) or by id; every patient (first `limit`, by name) without a query."""
+    rows = Patient.objects.select_related("owner")
+    for word in query.split():
+        match = Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        if word.isdigit() and len(word) <= 18:
+            match |= Q(pk=int(word))
+        rows = rows.filter(match)
+    total = rows.count()
+    patients = rows.order_by("last_name", "first_name", "pk")[:limit]
+    return {
+        "patients": [
+            {
+                "id": patient.pk,
+                "first_name": patient.first_name,
+                "last_name": patient.last_name,
+                "birth_date": patient.birth_date,
+                "is_self_record": patient.is_self_record,
+                "owner_id": patient.owner_id,
+                "owner_username": patient.owner.username,
+                "owner_full_name": patient.owner.full_name or patient.owner.username,
+            }
+            for patient in patients
+        ],
+        "total": total,
+    }

@@ -1,5 +1,5 @@
 """The operators' overview routes: dashboard, activity log and user management."""
 
-from adminops.api import activity, dashboard
+from adminops.api import activity, dashboard, users
 
-urlpatterns = [*dashboard.urlpatterns, *activity.urlpatterns]
+urlpatterns = [*dashboard.urlpatterns, *activity.urlpatterns, *users.urlpatterns]
