@@ -262,6 +262,7 @@ def test_humane_duration(seconds, text):
 
 
 def test_system_metrics_shape(admin_api):
+    _entity_file("big.bin", 3 * 1024 * 1024)
     body = admin_api.get(f"{BASE}/system-metrics").json()
     services = body["services"]
     assert {name: s["status"] for name, s in services.items()} == {
@@ -277,6 +278,8 @@ def test_system_metrics_shape(admin_api):
     assert body["application"]["cpu_usage"] in {"low", "normal", "high", "unknown"}
     assert body["application"]["cpu_count"] >= 1
     assert body["storage"]["database_size"].endswith(" MB")
+    assert body["storage"]["upload_directory_size"] == "3.0 MB"
+    assert body["storage"]["available_space"].endswith(" GB free")
     assert body["security"]["ssl_enabled"] is False
     assert body["security"]["authentication_method"] == "JWT"
     secure = admin_api.get(f"{BASE}/system-metrics", secure=True).json()
