@@ -120,7 +120,16 @@ def _set_initial_password(user: User, password: Any) -> None:
     user.set_password(password)
 
 
+def _lock_active_admins() -> None:
+    # Two operators demoting or deleting the last two admins at once must not both pass
+    # the "another admin remains" check: the second waits for the first (PostgreSQL; SQLite
+    # has one writer at a time anyway).
+    list(User.objects.select_for_update().filter(role=UserRole.ADMIN, is_active=True).values("pk"))
+
+
 def _check_user_change(request, user: User, before: dict[str, Any]) -> None:
+    """Run inside the transaction that saves the change."""
+    _lock_active_admins()
     was_admin = before.get("role") == UserRole.ADMIN and before.get("is_active")
     still_admin = user.role == UserRole.ADMIN and user.is_active
     if was_admin and not still_admin:
@@ -139,6 +148,8 @@ def _check_user_change(request, user: User, before: dict[str, Any]) -> None:
 
 
 def _check_user_delete(request, user: User) -> None:
+    """Run inside the transaction that deletes the user."""
+    _lock_active_admins()
     if user.pk == request.user.pk:
         raise BusinessRuleError(OWN_ACCOUNT_DELETE)
     if not User.objects.exclude(pk=user.pk).exists():
@@ -147,7 +158,7 @@ def _check_user_delete(request, user: User) -> None:
         raise BusinessRuleError(LAST_ADMIN)
 
 
-def user_password_reset(*, request, user: User, new_password: Any) -> None:
+def user_password_reset(*, entry: AdminModel, request, user: User, new_password: Any) -> None:
     """An admin sets a user's password: the project's validators apply, a forced change is
     cleared, an SSO-only account gains a password (hybrid). The new hash ends every session
     and token of the account (tokens carry a digest of it), and the user is told."""
@@ -162,19 +173,11 @@ def user_password_reset(*, request, user: User, new_password: Any) -> None:
     user.must_change_password = False
     if user.auth_method == UserAuthMethod.SSO:
         user.auth_method = UserAuthMethod.HYBRID
-    entry_admin = _user_admin()
     with transaction.atomic(), audit.admin_changes(request):
         user.save(update_fields=["password", "must_change_password", "auth_method", "updated_at"])
-        if entry_admin is not None:
-            audit.remember_before(user, before)
-            entry_admin.log_change(request, user, [{"changed": {"fields": ["password"]}}])
+        audit.remember_before(user, before)
+        entry.admin.log_change(request, user, [{"changed": {"fields": ["password"]}}])
         password_changed.send(sender=User, user=user, via="admin_reset")
-
-
-def _user_admin():
-    from django.contrib import admin
-
-    return admin.site._registry.get(User)
 
 
 # --- create, update, delete -----------------------------------------------------------------
@@ -207,12 +210,12 @@ def record_update(*, entry: AdminModel, request, obj: models.Model, data: Any) -
     for name, value in values.items():
         setattr(obj, name, value)
     _validate(entry, request, obj, creating=False)
-    if is_user_model(entry.model):
-        _check_user_change(request, obj, before)
     changed = _changed_fields(obj, before)
     if not changed:
         return obj
     with transaction.atomic(), audit.admin_changes(request):
+        if is_user_model(entry.model):
+            _check_user_change(request, obj, before)
         _save(entry, request, obj, change=True)
         audit.remember_before(obj, before)
         message = [{"changed": {"fields": [str(f.verbose_name) for f in changed]}}]

@@ -45,6 +45,7 @@ SECRET_NAME = re.compile(
 MAX_BIGINT = 2**63 - 1
 # Lists and objects only go into JSON columns; anywhere else they are a type error (422).
 SCALARS = (str, int, float, bool, type(None))
+USE_DEFAULT = object()  # an empty value for a new row's column that has a default
 BOOLEAN_WORDS = {"true": True, "false": False, "yes": True, "no": False, "1": True, "0": False}
 
 
@@ -86,15 +87,6 @@ def admin_model(name: str) -> AdminModel:
     if entry is None:
         raise NotFound(f"Unknown model '{name}': GET /admin/models/ lists the models.")
     return entry
-
-
-def model_of(obj: models.Model) -> AdminModel | None:
-    model_admin = admin.site._registry.get(type(obj))
-    return (
-        None
-        if model_admin is None
-        else AdminModel(entity_type_of(type(obj)), type(obj), model_admin)
-    )
 
 
 # --- fields ---------------------------------------------------------------------------------
@@ -152,7 +144,10 @@ def field_metadata(field: models.Field, *, writable: bool) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": field.attname,
         "type": field_type(field),
-        "nullable": bool(field.null),
+        # What the web app's forms read as "may be left empty" (they refuse to send an empty
+        # field that is not nullable): a column that takes NULL, blank text or a default.
+        "nullable": not field.primary_key
+        and bool(field.null or field.blank or field.has_default()),
         "primary_key": bool(field.primary_key),
         "required": not (field.blank or field.null or field.has_default() or field.primary_key),
         "editable": writable,
@@ -358,18 +353,25 @@ def search(entry: AdminModel, request, queryset: models.QuerySet, term: str) -> 
     return queryset.distinct() if may_have_duplicates else queryset
 
 
-def _coerce(field: models.Field, value: Any) -> Any:
+def _coerce(field: models.Field, value: Any, *, creating: bool) -> Any:
     if isinstance(field, models.JSONField):
         return value
     if not isinstance(value, SCALARS):
         raise ValidationError("Expected a single value, not a list or an object.")
-    if value == "" and not isinstance(field, models.CharField | models.TextField):
+    text_column = isinstance(field, models.CharField | models.TextField) and not field.is_relation
+    if value == "" and text_column and not field.blank and creating and field.has_default():
+        return USE_DEFAULT  # a choice left unpicked on a new row: its default
+    if value == "" and not text_column:
         # Web forms send "" for an empty number, date or choice: that is no value.
         value = None
     if value is None:
-        if not field.null:
-            raise ValidationError("This field cannot be null.")
-        return None
+        if field.null:
+            return None
+        if text_column and field.blank:
+            return ""  # an optional text column stores "" for nothing, as the admin's form does
+        if creating and field.has_default():
+            return USE_DEFAULT
+        raise ValidationError("This field cannot be empty.")
     target = field.target_field if field.is_relation else field
     if isinstance(value, bool) and not isinstance(target, models.BooleanField):
         raise ValidationError("Expected a value of this field's type, not true or false.")
@@ -421,7 +423,9 @@ def parse_values(entry: AdminModel, request, data: Any, obj=None) -> dict[str, A
                 errors[str(name)] = [f"Unknown field: {entry.name} has no field '{name}'."]
             continue
         try:
-            values[field.attname] = _coerce(field, raw)
+            value = _coerce(field, raw, creating=obj is None)
+            if value is not USE_DEFAULT:
+                values[field.attname] = value
         except ValidationError as exc:
             errors[str(name)] = exc.messages
     if errors:

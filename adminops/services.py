@@ -190,6 +190,8 @@ def activity_record(
     entity_id = (
         instance.pk if instance.pk is not None else (before or {}).get(instance._meta.pk.attname)
     )
+    if not isinstance(entity_id, int):
+        entity_id = None  # a text key (a system setting's name) is in the description instead
     label = _label(instance)
     fields: dict[str, Any] = {
         "user_id": user_id,

@@ -362,7 +362,10 @@ class UserPasswordResetView(AdminModelsView):
         body = AdminPasswordResetSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         admin_records.user_password_reset(
-            request=request, user=user, new_password=body.validated_data["new_password"]
+            entry=entry,
+            request=request,
+            user=user,
+            new_password=body.validated_data["new_password"],
         )
         return Response({"message": "Password reset successfully"})
 

@@ -192,3 +192,15 @@ def test_a_change_rolled_back_leaves_no_activity_row(
         model_admin.log_change(Request(), medication, "changed")
         raise RuntimeError("the change failed")
     assert not ActivityLog.objects.exists()
+
+
+def test_a_row_with_a_text_key_is_logged_too(client_for, committed, admin_user):
+    api = client_for(admin_user)
+    body = {"key": "allow_user_registration", "value": False}
+    response = committed(api.post, "/api/v1/admin/models/system_setting/", body, format="json")
+    assert response.status_code == 201, response.json()
+    row = ActivityLog.objects.get(entity_type="system_setting")
+    assert row.action == "created" and row.entity_id is None and row.user == admin_user
+    assert "allow_user_registration" in row.description
+    path = "/api/v1/admin/models/system_setting/allow_user_registration"
+    assert api.get(path).json() == {**response.json()}

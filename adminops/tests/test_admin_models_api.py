@@ -100,6 +100,9 @@ def test_metadata_describes_fields_types_choices_and_foreign_keys(admin_api):
     assert fields["medication_name"]["type"] == "string"
     assert fields["medication_name"]["max_length"] == 100
     assert fields["medication_name"]["nullable"] is False
+    # "nullable" is what the web app's form reads as optional: blank text and defaults too.
+    assert fields["alternative_name"]["nullable"] is True
+    assert fields["reminder_enabled"]["nullable"] is True
     assert "active" in fields["status"]["choices"]
     assert fields["patient_id"]["foreign_key"] == "patients_patient.id"
     assert fields["effective_period_start"]["type"] == "date"
@@ -262,10 +265,34 @@ def test_create_validates_and_answers_201(admin_api, committed, admin_user, pati
     assert row.action == "created" and row.user == admin_user and row.patient_id == patient.pk
 
 
+def test_the_create_forms_empty_values_mean_blank_or_the_default(admin_api, patient):
+    # What the web app's create form sends for fields left alone: null for booleans, "" or
+    # null for the rest.
+    body = {
+        "medication_name": "Aspirin",
+        "patient_id": patient.pk,
+        "alternative_name": None,
+        "dosage": "",
+        "reminder_enabled": None,
+        "status": "",
+        "effective_period_start": "",
+    }
+    response = admin_api.post(f"{BASE}/medication/", body, format="json")
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert created["alternative_name"] == "" and created["dosage"] == ""
+    assert created["reminder_enabled"] is False and created["status"] == "active"
+    emptied = admin_api.put(
+        f"{BASE}/medication/{created['id']}", {"reminder_enabled": None}, format="json"
+    )
+    assert emptied.status_code == 422 and "reminder_enabled" in emptied.json()["errors"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
         ({"medication_name": "Aspirin", "no_such_field": 1}, "no_such_field"),
+        ({"medication_name": ""}, "medication_name"),
         ({"medication_name": ["Aspirin"]}, "medication_name"),
         (
             {"medication_name": "Aspirin", "effective_period_start": "soon"},
