@@ -174,6 +174,23 @@ elif FILES_STORAGE != "local":
 # Largest entity file accepted (the contract's 1 GB), and how long deleted files stay restorable.
 FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_BYTES", 1024**3)
 FILES_TRASH_RETENTION_DAYS = env_int("FILES_TRASH_RETENTION_DAYS", 7)
+# Backups (adminops/backups): archives go to BACKUP_DIR; retention keeps the newest
+# BACKUP_MIN_COUNT whatever their age, drops those older than BACKUP_RETENTION_DAYS and any
+# beyond the newest BACKUP_MAX_COUNT (admins can change the three at run time). Archives are
+# encrypted with age for BACKUP_AGE_RECIPIENTS (public keys, comma- or line-separated) or with
+# BACKUP_AGE_PASSPHRASE (one or the other); the server decrypts its own archives for verify and
+# restore with BACKUP_AGE_IDENTITIES (secret keys) or the passphrase. Each also takes _FILE.
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_RETENTION_DAYS = env_int("BACKUP_RETENTION_DAYS", 30)
+BACKUP_MIN_COUNT = env_int("BACKUP_MIN_COUNT", 5)
+BACKUP_MAX_COUNT = env_int("BACKUP_MAX_COUNT", 50)
+BACKUP_AGE_RECIPIENTS = env_str("BACKUP_AGE_RECIPIENTS")
+BACKUP_AGE_PASSPHRASE = env_str("BACKUP_AGE_PASSPHRASE")
+BACKUP_AGE_IDENTITIES = env_str("BACKUP_AGE_IDENTITIES")
+# Unset: encrypt whenever a recipient or passphrase is configured.
+BACKUP_ENCRYPT = env_bool(
+    "BACKUP_ENCRYPT", bool(BACKUP_AGE_RECIPIENTS.strip() or BACKUP_AGE_PASSPHRASE)
+)
 # Uploads are written here while they arrive: on the same disk as var/ (a rename, not a copy,
 # into local storage) and never in /tmp, which may be a RAM disk.
 FILE_UPLOAD_TEMP_DIR = VAR_DIR / "upload-tmp"
