@@ -20,6 +20,7 @@ from files import storage
 from files.entity_types import EntityType
 from files.models import EntityFile, StorageBackend
 from files.uploads import check_upload, clean_file_name
+from medikeep.accounts.selectors import system_setting
 from medikeep.api.exceptions import BusinessRuleError, FieldValidationError
 from patients.choices import RecordAction
 from patients.core.serializers import model_snapshot
@@ -159,8 +160,21 @@ def trash_for_patient(*, patient_id: int) -> int:
     )
 
 
-def restore_until(entity_file: EntityFile):
-    return entity_file.trashed_at + timedelta(days=settings.FILES_TRASH_RETENTION_DAYS)
+TRASH_RETENTION_SETTING = "trash_retention_days"
+
+
+def trash_retention_days() -> int:
+    """Days a deleted file stays restorable: the admins' setting (Admin -> Settings, stored in
+    SystemSetting) over FILES_TRASH_RETENTION_DAYS. Every reader of the retention asks here."""
+    value = system_setting(TRASH_RETENTION_SETTING, None)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    return settings.FILES_TRASH_RETENTION_DAYS
+
+
+def restore_until(entity_file: EntityFile, *, days: int | None = None):
+    """When the file leaves the trash for good; lists pass `days` read once."""
+    return entity_file.trashed_at + timedelta(days=trash_retention_days() if days is None else days)
 
 
 def restore(*, user, entity_file: EntityFile, ip=None) -> EntityFile:
@@ -193,7 +207,7 @@ def purge_expired_trash(*, now=None) -> int:
 def empty_expired_trash(*, now=None, user=None, ip=None) -> dict[str, int]:
     """purge_expired_trash, answering {deleted_count, freed_bytes}. An operator's cleanup
     passes `user`: each file purged then goes into the activity log with their name."""
-    cutoff = (now or timezone.now()) - timedelta(days=settings.FILES_TRASH_RETENTION_DAYS)
+    cutoff = (now or timezone.now()) - timedelta(days=trash_retention_days())
     purged = freed = 0
     for entity_file in EntityFile.objects.trashed().filter(trashed_at__lte=cutoff).iterator():
         before = model_snapshot(entity_file) if user is not None else None

@@ -122,7 +122,8 @@ class TrashItemSerializer(FastSerializer):
     def get_restorable_until(self, obj) -> datetime:
         # Rendered as deleted_at is (a method field's datetime would reach the JSON encoder,
         # which cuts it to milliseconds).
-        return _DATETIME.to_representation(services.restore_until(obj))
+        days = self.context.get("trash_retention_days")  # read once per list by the view
+        return _DATETIME.to_representation(services.restore_until(obj, days=days))
 
 
 class TrashCleanupSerializer(FastSerializer):
@@ -205,7 +206,10 @@ class TrashListView(AdminTrashView):
         files = _with_restorable(
             EntityFile.objects.trashed().select_related("trashed_by").order_by("-trashed_at", "-id")
         )
-        return Response(TrashItemSerializer(files, many=True).data)
+        days = services.trash_retention_days()
+        return Response(
+            TrashItemSerializer(files, many=True, context={"trash_retention_days": days}).data
+        )
 
 
 class TrashCleanupView(AdminTrashView):
