@@ -204,3 +204,19 @@ def test_a_row_with_a_text_key_is_logged_too(client_for, committed, admin_user):
     assert "allow_user_registration" in row.description
     path = "/api/v1/admin/models/system_setting/allow_user_registration"
     assert api.get(path).json() == {**response.json()}
+
+
+def test_deleting_a_patient_keeps_only_the_deletion_row(client_for, committed, admin_user, patient):
+    medication = MedicationFactory(patient=patient)
+    api = client_for(admin_user)
+    path = f"/api/v1/admin/models/medication/{medication.pk}"
+    committed(api.put, path, {"dosage": "1mg"}, format="json")
+    assert ActivityLog.objects.filter(patient=patient).count() == 1
+    response = committed(api.delete, f"/api/v1/admin/models/patient/{patient.pk}")
+    assert response.status_code == 200
+    rows = list(ActivityLog.objects.values("entity_type", "action", "patient_id", "metadata"))
+    # The patient's medical history goes with it; one line without data says who deleted it.
+    assert rows == [
+        {"entity_type": "patient", "action": "deleted", "patient_id": None, "metadata": {}}
+    ]
+    assert ActivityLog.objects.get().user == admin_user
