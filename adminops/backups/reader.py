@@ -245,7 +245,7 @@ def verify(
                         target.unlink()
                     elif member.kind == "portable-database":
                         result.checks["portable"] = _check_portable(
-                            member.chunks(), archive.manifest, result
+                            member, archive.manifest, result
                         )
                     else:
                         for _ in member.chunks():
@@ -327,15 +327,18 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield rest
 
 
-def _check_portable(chunks, manifest: Manifest, result: VerifyResult) -> str:
+def _check_portable(member: ArchiveMember, manifest: Manifest, result: VerifyResult) -> str:
+    chunks = member.chunks()
     counts: dict[str, int] = {}
     try:
         for header, row in iter_portable(chunks):
             counts.setdefault(header["table"], 0)
             if row is not None:
                 counts[header["table"]] += 1
-    except ValueError as exc:  # a line that is not JSON
+    except (ValueError, ArchiveFormatError) as exc:  # a line that is not JSON, or not ours
         result.errors.append(f"{PORTABLE}: {exc}")
+        for _ in chunks:  # read on: a changed checksum is reported too
+            pass
         return "failed"
     expected = manifest.table_counts
     if counts != expected:
