@@ -346,28 +346,34 @@ def _pyrage_identities(keys: Iterable[str]):
     return identities
 
 
+def check_encryption_keys(keys: AgeKeys) -> None:
+    """Raises AgeError unless `keys` can encrypt: one kind, and each recipient well formed."""
+    if keys.recipients and keys.passphrase:
+        raise AgeError(
+            "Set BACKUP_AGE_RECIPIENTS or BACKUP_AGE_PASSPHRASE, not both: age encrypts a "
+            "file either to keys or with a passphrase."
+        )
+    if not keys.can_encrypt:
+        raise AgeError("No age recipient or passphrase is configured.")
+    _pyrage_recipients(keys.recipients)
+
+
 class EncryptingWriter:
     """Plaintext in, age out to `out`; close() finishes the file, abort() drops it."""
 
     def __init__(self, out, keys: AgeKeys):
-        if keys.recipients and keys.passphrase:
-            raise AgeError(
-                "Set BACKUP_AGE_RECIPIENTS or BACKUP_AGE_PASSPHRASE, not both: age encrypts a "
-                "file either to keys or with a passphrase."
-            )
+        check_encryption_keys(keys)
         self._scrypt = None
         self._pipe = None
         if keys.passphrase:
             self._scrypt = _ScryptWriter(out, keys.passphrase)
-        elif keys.recipients:
+        else:
             import pyrage
 
             recipients = _pyrage_recipients(keys.recipients)
             self._pipe = _PipeWorker(
                 lambda reader: pyrage.encrypt_io(reader, out, recipients), we_write=True
             )
-        else:
-            raise AgeError("No age recipient or passphrase is configured.")
 
     def write(self, data) -> int:
         if self._scrypt is not None:

@@ -251,6 +251,11 @@ def write_backup(
             "Encryption was asked for, but neither BACKUP_AGE_RECIPIENTS nor "
             "BACKUP_AGE_PASSPHRASE is set."
         )
+    if encrypt:
+        try:
+            age.check_encryption_keys(keys)
+        except age.AgeError as exc:
+            raise ArchiveError(str(exc)) from exc
     report = progress or (lambda done, total, label: None)
     created = timezone.now()
     warnings: list[str] = []
@@ -318,6 +323,9 @@ def write_backup(
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(partial, out_path)
+        except age.AgeError as exc:
+            partial.unlink(missing_ok=True)
+            raise ArchiveError(str(exc)) from exc
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
