@@ -125,3 +125,22 @@ class Backup(models.Model):
     @property
     def file_exists(self) -> bool:
         return bool(self.path) and self.file_path.is_file()
+
+
+class RestoreToken(models.Model):
+    """A confirmation to restore one backup, for one admin, once, within 15 minutes
+    (adminops/backups/restore.py). Only the token's SHA-256 is stored: the token itself is
+    shown once, to the admin who asked for it. Rows are kept out of backups and restores."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    backup = models.ForeignKey(Backup, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Restore token for backup {self.backup_id} (user {self.user_id})"

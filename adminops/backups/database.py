@@ -32,8 +32,9 @@ from django.db.migrations.recorder import MigrationRecorder
 NATIVE_SQLITE = "database/native.sqlite3"
 NATIVE_POSTGRES = "database/native.pgdump"
 PORTABLE = "database/portable.jsonl"
-# The list of backups is not part of a backup: a restore keeps the backups made since.
-EXCLUDED_TABLES = ("adminops_backup",)
+# The list of backups is not part of a backup: a restore keeps the backups made since. Nor
+# are the restore confirmations (adminops/backups/restore.py): they are only ever for now.
+EXCLUDED_TABLES = ("adminops_backup", "adminops_restoretoken")
 ROWS_PER_FETCH = 2000
 HASH_CHUNK = 1024 * 1024
 
