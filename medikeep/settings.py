@@ -278,6 +278,13 @@ PERIODIC_TASKS = [
         "TOKEN_FLUSH_CRON",
     ),
     PeriodicTask(
+        # Cheap: reads the admin's schedule and starts a backup only when one is due.
+        "run-due-backup",
+        "adminops.tasks.run_due_backup",
+        "* * * * *",
+        "BACKUP_SCHEDULE_CHECK_CRON",
+    ),
+    PeriodicTask(
         "plan-medication-reminders",
         "notifications.tasks.plan_reminders",
         "* * * * *",
