@@ -309,9 +309,7 @@ class BackupVerifyView(AdminView):
 
 
 class BackupDetailView(AdminView):
-    @extend_schema(responses=BackupSerializer, tags=TAGS)
-    def get(self, request, backup_id: int):
-        return Response(BackupSerializer(_backup(backup_id)).data)
+    """Deletes the backup's row and its file (409 while it is being written)."""
 
     @extend_schema(responses=DeletedSerializer, tags=TAGS)
     def delete(self, request, backup_id: int):
