@@ -139,6 +139,31 @@ def test_files_stream_through_storage_on_each_backend(backup_dir, patient):
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("local_files_storage")
+def test_patient_photos_on_the_default_storage_are_backed_up(
+    backup_dir, patient, settings, tmp_path
+):
+    from django.core.files.base import ContentFile
+
+    from patients.models import PatientPhoto
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "media"},
+        },
+    }
+    photo = PatientPhoto(patient=patient, file_size=9, width=1, height=1)
+    photo.file.save("face.jpg", ContentFile(b"\xff\xd8jpeg\xff\xd9"), save=False)
+    photo.save()
+    out = backup_dir / "files.tar"
+    manifest = archive.write_backup("files", out)
+    assert [m.kind for m in manifest.members] == ["media"]
+    assert _members(out) == {f"media/{photo.file.name}": b"\xff\xd8jpeg\xff\xd9"}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("local_files_storage")
 def test_memory_stays_flat_with_a_50_mb_file(backup_dir, patient, tmp_path):
     from django.core.files import File
 
