@@ -191,6 +191,8 @@ BACKUP_AGE_IDENTITIES = env_str("BACKUP_AGE_IDENTITIES")
 BACKUP_ENCRYPT = env_bool(
     "BACKUP_ENCRYPT", bool(BACKUP_AGE_RECIPIENTS.strip() or BACKUP_AGE_PASSPHRASE)
 )
+# Largest archive POST /admin/restore/upload accepts (413 beyond); streamed into BACKUP_DIR.
+RESTORE_MAX_UPLOAD_BYTES = env_int("RESTORE_MAX_UPLOAD_BYTES", 50 * 1024**3)
 # Uploads are written here while they arrive: on the same disk as var/ (a rename, not a copy,
 # into local storage) and never in /tmp, which may be a RAM disk.
 FILE_UPLOAD_TEMP_DIR = VAR_DIR / "upload-tmp"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("adminops.api.models_api")),
     path("", include("adminops.api.bulk")),
     path("", include("adminops.api.backups")),
+    path("", include("adminops.api.restore")),
     path("system/health", views.SystemHealthView.as_view(), name="system-health"),
     path("system/version", views.SystemVersionView.as_view(), name="system-version"),
     path("system/log-level", views.LogLevelView.as_view(), name="system-log-level"),

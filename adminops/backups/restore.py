@@ -47,7 +47,6 @@ from medikeep.api.exceptions import ApiError, BusinessRuleError, ConflictError
 logger = logging.getLogger("adminops.backups")
 
 TOKEN_TTL = timedelta(minutes=15)
-DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024**3
 TOKEN_WARNING = (
     "This token allows one irreversible restore of this backup, by you, within 15 minutes."
 )
@@ -69,7 +68,7 @@ class RestoreFailed(ApiError):
 
 
 def max_upload_bytes() -> int:
-    return int(getattr(settings, "RESTORE_MAX_UPLOAD_BYTES", 0) or DEFAULT_MAX_UPLOAD_BYTES)
+    return settings.RESTORE_MAX_UPLOAD_BYTES
 
 
 # --- uploads ---------------------------------------------------------------------------------

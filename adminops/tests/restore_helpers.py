@@ -33,7 +33,7 @@ def use_storage_dirs(settings, tmp_path) -> Path:
             },
         },
     }
-    use_backup_dir(settings, tmp_path)
+    use_backup_dir(settings, tmp_path).mkdir(parents=True, exist_ok=True)
     return media
 
 
