@@ -229,7 +229,12 @@ class DatabaseLoader:
             statement = f"COPY {quote(table)} ({columns}) FROM STDIN"
 
             def insert(rows):
-                with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+                # The driver's own cursor: its errors become Django's (IntegrityError …) here.
+                with (
+                    connection.wrap_database_errors,
+                    connection.cursor() as cursor,
+                    cursor.cursor.copy(statement) as copy,
+                ):
                     for values in prepared(rows):
                         copy.write_row(values)
                 self._count(table, len(rows))

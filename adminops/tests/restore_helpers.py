@@ -11,8 +11,15 @@ import orjson
 from adminops.tests.backup_helpers import store_file, use_backup_dir
 
 # Log rows of the backups and restores themselves (a backup's own row comes after its
-# snapshot, a restore's after its commit): not part of the data compared.
-OPERATION_ACTIONS = ("backup_created", "restore_completed")
+# snapshot, a restore's after its commit or its failure): not part of the data compared.
+OPERATION_ACTIONS = (
+    "backup_created",
+    "backup_failed",
+    "backup_uploaded",
+    "restore_token_issued",
+    "restore_completed",
+    "restore_failed",
+)
 
 
 def use_storage_dirs(settings, tmp_path) -> Path:
@@ -156,3 +163,42 @@ def empty_storage() -> None:
     for directory, _subdirectories, files in os.walk(settings.MEDIA_ROOT):
         for name in files:
             os.unlink(Path(directory) / name)
+
+
+def rewrite_archive(source, target, *, edit=None, table_counts=None, extra=()):
+    """A copy of an archive with members changed by `edit(name, bytes) -> bytes` and a
+    manifest that agrees with them (sizes, SHA-256, `table_counts` overrides), as a forger
+    would make it; `extra` members are added at the end, unlisted."""
+    from adminops.backups import archive
+    from adminops.tests.backup_helpers import craft_archive
+
+    with archive.open_archive(source) as opened:
+        manifest = opened.manifest.to_dict()
+        members = [(m.name, b"".join(m.chunks())) for m in opened.iter_members()]
+    if edit is not None:
+        members = [(name, edit(name, data)) for name, data in members]
+    manifest["members"] = [
+        {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for name, data in members
+    ]
+    for table in manifest["tables"]:
+        table["rows"] = (table_counts or {}).get(table["table"], table["rows"])
+    return craft_archive(
+        target, [({"name": name}, data) for name, data in members] + list(extra), manifest=manifest
+    )
+
+
+def register(path, backup_type: str = "full"):
+    """A Backup row for an archive placed in BACKUP_DIR by hand (no upload check)."""
+    from adminops.backups.database import hash_file
+    from adminops.models import Backup, BackupStatus
+
+    size, digest = hash_file(path)
+    return Backup.objects.create(
+        backup_type=backup_type,
+        status=BackupStatus.UPLOADED,
+        filename=path.name,
+        path=path.name,
+        size_bytes=size,
+        sha256=digest,
+    )
