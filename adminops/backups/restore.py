@@ -206,6 +206,8 @@ def assess(backup: Backup) -> Assessment:
         found.warnings.append(
             f"The backup was made by version {manifest.app_version}; this is {medikeep.VERSION}."
         )
+    if manifest.backup_type != "database" and (space := restore_files.space_needed(manifest)):
+        found.warnings.append(space)
     found.warnings += [f"Backup note: {w}" for w in manifest.warnings[:10]]
     found.warnings.append("A full safety backup of the current data is made first.")
     return found
@@ -337,6 +339,7 @@ def restore_backup(backup: Backup, *, user=None, ip=None, progress=None) -> dict
     Raises ConflictError (cannot be restored, or busy), ArchiveRejected (damaged archive),
     RestoreFailed; in every case the data is as it was."""
     with _one_restore_at_a_time():
+        restore_files.sweep_scratch()
         found = assess(backup)
         if not found.compatible:
             raise ConflictError("This backup cannot be restored: " + " ".join(found.problems))

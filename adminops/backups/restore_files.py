@@ -268,6 +268,47 @@ class FileRestorer:
         self.created.clear()
 
 
+def sweep_scratch() -> int:
+    """Removes the `.restoring-*` files a killed restore left behind (each is a member being
+    spooled; no row names it). Run under the restore lock, so none is in use."""
+    from adminops.backups.services import backup_dir
+
+    roots = [backup_dir()]
+    for kind in (FILE, MEDIA):
+        storage = _storage(kind)
+        if isinstance(storage, FileSystemStorage) and Path(storage.location).is_dir():
+            roots.append(Path(storage.location))
+    removed = 0
+    for root in dict.fromkeys(roots):
+        for directory, _subdirectories, names in os.walk(root):
+            for name in names:
+                if name.startswith(".restoring-"):
+                    Path(directory, name).unlink(missing_ok=True)
+                    removed += 1
+    return removed
+
+
+def space_needed(manifest) -> str | None:
+    """A warning when the backup's files may not fit where files are stored."""
+    import shutil
+
+    needed = sum(m.size for m in manifest.members if m.kind in (FILE, MEDIA))
+    storage = _storage(FILE)
+    if not needed or not isinstance(storage, FileSystemStorage):
+        return None
+    place = Path(storage.location)
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    free = shutil.disk_usage(place).free
+    if needed <= free:
+        return None
+    return (
+        f"The backup's files take {needed / 1024**3:.1f} GB and {free / 1024**3:.1f} GB are "
+        "free where files are stored: the restore fails (changing nothing) unless most of "
+        "them are already there."
+    )
+
+
 def purge_unreferenced(before: dict[str, dict], after: dict[str, dict]) -> int:
     """After a full restore committed: deletes the files only the replaced rows named."""
     deleted = 0

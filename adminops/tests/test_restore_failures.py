@@ -213,3 +213,26 @@ def test_one_restore_at_a_time(changed_since):
     ):
         restore.restore_backup(backup)
     _unchanged(rows, files, backups=1)
+
+
+def test_scratch_files_of_a_killed_restore_are_swept_by_the_next(changed_since, settings):
+    backup, rows, files = changed_since
+    root = settings.MEDIA_ROOT / "files" / "medication"
+    leftovers = [root / ".restoring-dead-x1", settings.BACKUP_DIR / ".restoring-dead-x2"]
+    for path in leftovers:
+        path.write_bytes(b"half a member")
+
+    restore.restore_backup(backup)
+
+    assert not any(path.exists() for path in leftovers)
+
+
+def test_preview_warns_when_the_files_may_not_fit(changed_since, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    backup, _rows, _files = changed_since
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100, 99, 1))
+    warnings = restore.preview(backup)["warnings"]
+    assert any("free where files are stored" in w for w in warnings)
