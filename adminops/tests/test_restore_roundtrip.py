@@ -16,6 +16,11 @@ from adminops.tests.restore_helpers import (
     table_hashes,
     use_storage_dirs,
 )
+from files.tests.s3server import (  # noqa: F401 - fixtures found by name
+    s3_bucket,
+    s3_files_storage,
+    s3_server,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -133,3 +138,32 @@ def test_restore_keeps_the_backup_list_and_ends_pending_confirmations(dirs):
     # The admin is not among the backup's users: the rows that named them now name nobody.
     assert Backup.objects.get(pk=later.pk).created_by_id is None
     assert not RestoreToken.objects.exists()
+
+
+def _s3_files() -> dict[str, str]:
+    import hashlib
+
+    from files import storage
+
+    return {
+        key: hashlib.sha256(b"".join(storage.stream(key))).hexdigest()
+        for key in storage.all_names()
+    }
+
+
+@pytest.mark.usefixtures("s3_files_storage")
+def test_round_trip_with_entity_files_on_s3(dirs):
+    from files import storage
+
+    gone = seed("a")["files"][0]
+    rows, files = table_hashes(), _s3_files()
+    assert len(files) == 2
+    backup = backup_create(backup_type="full")
+    seed("b")
+    storage.delete(gone.stored_name)
+
+    answer = restore.restore_backup(backup)
+
+    assert table_hashes() == rows
+    assert _s3_files() == files
+    assert answer["files"]["written"] == 1 and answer["files"]["deleted"] == 3
