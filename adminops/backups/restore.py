@@ -425,6 +425,7 @@ def _run(backup: Backup, manifest: archive.Manifest, progress) -> dict:
     with_database = mode in ("database", "full")
     files = restore_files.FileRestorer(mode="full" if mode == "full" else "files", references={})
     tables: dict[str, int] = {}
+    no_admin = False
     try:
         with transaction.atomic(durable=True):
             # Read inside the transaction: on SQLite it holds the write lock from its start.
@@ -441,6 +442,7 @@ def _run(backup: Backup, manifest: archive.Manifest, progress) -> dict:
                         loader.load(member.chunks())
                         tables = loader.finish()
                         files.references = restore_files.referenced_keys()
+                        no_admin = not _has_admin()
                     elif member.kind in ("file", "media") and mode != "database":
                         if with_database and not tables:
                             raise archive.ArchiveFormatError("files come before the database")
@@ -459,6 +461,11 @@ def _run(backup: Backup, manifest: archive.Manifest, progress) -> dict:
         deleted = restore_files.purge_unreferenced(before, restore_files.referenced_keys())
     _clear_caches()
     warnings = list(files.warnings)
+    if no_admin:
+        warnings.append(
+            "The restored data has no active admin account: create one with "
+            "`manage.py createsuperuser` to use the admin pages again."
+        )
     if files.counts["skipped"]:
         skipped = files.counts["skipped"]
         warnings.append(f"{skipped} file(s) of the backup named by no record were skipped.")
@@ -467,6 +474,13 @@ def _run(backup: Backup, manifest: archive.Manifest, progress) -> dict:
         if missing:
             warnings.append(f"{missing} file(s) named by the restored records are not in storage.")
     return {"tables": tables, "files": {**files.counts, "deleted": deleted}, "warnings": warnings}
+
+
+def _has_admin() -> bool:
+    from medikeep.accounts.choices import UserRole
+    from medikeep.accounts.models import User
+
+    return User.objects.filter(role=UserRole.ADMIN, is_active=True).exists()
 
 
 def _clear_caches() -> None:

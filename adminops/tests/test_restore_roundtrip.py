@@ -167,3 +167,14 @@ def test_round_trip_with_entity_files_on_s3(dirs):
     assert table_hashes() == rows
     assert _s3_files() == files
     assert answer["files"]["written"] == 1 and answer["files"]["deleted"] == 3
+
+
+def test_a_backup_without_an_admin_restores_with_a_warning(dirs, alice):
+    backup = backup_create(backup_type="database")
+    from medikeep.accounts.tests.factories import AdminFactory
+
+    AdminFactory(username="after")
+
+    answer = restore.restore_backup(backup)
+
+    assert any("no active admin account" in w for w in answer["warnings"])
