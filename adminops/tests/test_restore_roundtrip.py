@@ -62,7 +62,7 @@ def test_restore_replaces_newer_data_and_files_with_the_backup(dirs):
     gone = seed("a")["files"][0]
     rows, files = table_hashes(), stored_files()
     backup = backup_create(backup_type="full")
-    seed("b")  # more users, records, files and a photo after the backup
+    newest = seed("b")["patient"]  # more users, records, files and a photo after the backup
     storage.delete(gone.stored_name)  # and a file of the backup deleted for good
     gone.delete()
     assert table_hashes() != rows and stored_files() != files
@@ -78,6 +78,10 @@ def test_restore_replaces_newer_data_and_files_with_the_backup(dirs):
         "skipped": 0,
         "deleted": 3,
     }
+    # Ids never go back: "b"'s patient id is not handed out again.
+    from patients.tests.factories import PatientFactory
+
+    assert PatientFactory().pk > newest.pk
     # The safety backup holds what was replaced: restoring it brings "b" back.
     safety = Backup.objects.get(pk=answer["safety_backup_id"])
     restore.restore_backup(safety)
