@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 env, "pg_restore --clean --single-transaction", results)  # fmt: skip
             psql(f'DROP DATABASE IF EXISTS "{scratch}"')
             if (REPO_ROOT / "adminops/management/commands/restore.py").exists():
-                run([PY, "manage.py", "restore", str(full), "--yes"], env,
+                run([PY, "manage.py", "restore", str(full), "--yes", "--no-progress"], env,
                     "manage.py restore (full archive)", results, check=False)  # fmt: skip
             else:  # the service the command will call, in a process of its own all the same
                 code = (
