@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pyrage
 import pytest
@@ -60,6 +61,20 @@ def test_caches_are_cleared_after_a_restore():
     cache.set("vitals-stats:1", "stale figures")
     restore.restore_backup(backup)
     assert cache.get("vitals-stats:1") is None
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (the Redis cache)")
+def test_with_redis_only_this_servers_cache_keys_go():
+    backup = backup_create(backup_type="database")
+    redis = cache._cache.get_client(write=True)
+    redis.set("restore-test-broker-message", "queued task")  # the Celery broker shares the db
+    cache.set("vitals-stats:1", "stale figures")
+    try:
+        restore.restore_backup(backup)
+        assert cache.get("vitals-stats:1") is None
+        assert redis.get("restore-test-broker-message") == b"queued task"
+    finally:
+        redis.delete("restore-test-broker-message")
 
 
 @pytest.fixture
