@@ -45,19 +45,25 @@ def use_storage_dirs(settings, tmp_path) -> Path:
 
 
 def seed(tag: str = "a") -> dict:
-    """A household with a bit of everything: users, shared patients, records with decimals,
-    JSON and many-to-many links, files (live and in the trash), a photo, log rows, settings."""
+    """A household with a bit of everything: users, shared patients, records with dates,
+    times, floats, JSON and many-to-many links, an IPv6 address, files (live and in the
+    trash), a photo, log rows and a setting."""
+    from datetime import time
+
     from django.core.files.base import ContentFile
+    from django.utils import timezone
 
     from adminops.models import ActivityLog
     from medikeep.accounts.models import SystemSetting
     from medikeep.accounts.tests.factories import AdminFactory, UserFactory
+    from notifications.models import SignInAddress
     from patients.models import PatientPhoto
     from patients.tests.factories import PatientFactory, PatientShareFactory
     from records.tests.factories import (
         ConditionFactory,
         LabTestComponentFactory,
         MedicationFactory,
+        SymptomOccurrenceFactory,
         VitalsFactory,
     )
 
@@ -70,6 +76,8 @@ def seed(tag: str = "a") -> dict:
     condition = ConditionFactory(patient=patient)
     condition.medications.set(medications[:2])
     VitalsFactory.create_batch(4, patient=patient)
+    SymptomOccurrenceFactory(patient=patient, resolved=True, resolved_time=time(18, 5, 7, 250))
+    SignInAddress.objects.create(user=owner, ip_address="2001:db8::1", last_seen_at=timezone.now())
     LabTestComponentFactory.create_batch(2, patient=patient)
     live = store_file(patient, f"%PDF-1.4 live {tag}\n".encode() * 50)
     trashed = store_file(patient, f"%PDF-1.4 trashed {tag}\n".encode(), trashed=True)

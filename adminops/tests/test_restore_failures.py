@@ -236,3 +236,29 @@ def test_preview_warns_when_the_files_may_not_fit(changed_since, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(100, 99, 1))
     warnings = restore.preview(backup)["warnings"]
     assert any("free where files are stored" in w for w in warnings)
+
+
+def test_a_value_that_does_not_fit_its_column_is_422(changed_since, settings):
+    import json
+
+    backup, rows, files = changed_since
+
+    def spoil_a_date(name, data):
+        if name != PORTABLE:
+            return data
+        lines = data.split(b"\n")
+        header_at = next(i for i, line in enumerate(lines) if b'"table":"records_vitals"' in line)
+        header = json.loads(lines[header_at])
+        row = json.loads(lines[header_at + 1])
+        row[header["fields"].index("recorded_date")] = "the day before yesterday"
+        lines[header_at + 1] = json.dumps(row).encode()
+        return b"\n".join(lines)
+
+    forged = register(
+        rewrite_archive(backup.file_path, settings.BACKUP_DIR / "forged.tar", edit=spoil_a_date)
+    )
+
+    with pytest.raises(restore.ArchiveRejected, match="nothing was changed"):
+        restore.restore_backup(forged)
+
+    _unchanged(rows, files, backups=3)
