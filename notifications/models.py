@@ -100,12 +100,15 @@ class DeliveryStatus(models.TextChoices):
 class Delivery(models.Model):
     """One message to one channel: the outbox row while pending, the history row after."""
 
+    # No index of its own: the two (user, …) indexes below serve every lookup by user, and
+    # each index costs the planner's bulk insert (docs/benchmarks.md, issue 14).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="notification_deliveries",
+        db_index=False,
     )
     channel = models.ForeignKey(
         NotificationChannel,
@@ -140,7 +143,10 @@ class Delivery(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
         indexes = [
-            models.Index(fields=["user", "created_at"], name="notif_delivery_user_created"),
+            # The history, newest first: with the id its order is the index's own (no sort,
+            # even for a deep page); the second makes its filtered counts index-only.
+            models.Index(fields=["user", "created_at", "id"], name="notif_delivery_user_created"),
+            models.Index(fields=["user", "event_type", "status"], name="notif_delivery_user_event"),
             models.Index(fields=["status", "next_attempt_at"], name="notif_delivery_due"),
         ]
 
