@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
@@ -212,6 +213,24 @@ class PatientOwnedQuerySet(models.QuerySet):
         return self.filter(patient_id=patient_id)
 
 
+@dataclass(frozen=True)
+class RecordKind:
+    """How one record type is named, found and exported across types (search, tags, export,
+    reports). Declared on each model as `kind`; code that spans types reads it from there
+    instead of naming types."""
+
+    name: str  # singular, as clients spell it in results: "medication", "lab_result"
+    plural: str  # the search group and report category: "medications", "lab_results"
+    title: str  # the field that names a record ("medication_name")
+    text: tuple[str, ...] = ()  # other fields searched (notes, codes, descriptions)
+    date: str | None = None  # the record's own date (a DateField or DateTimeField)
+    scope: str = ""  # the export scope; the plural when empty
+
+    @property
+    def export_scope(self) -> str:
+        return self.scope or self.plural
+
+
 class PatientOwnedModel(models.Model):
     """Base of every clinical record type: belongs to one patient, deleted with it.
 
@@ -230,6 +249,8 @@ class PatientOwnedModel(models.Model):
     # extra filtered counts: {"active_medications": Q(status="active")}.
     dashboard_key: str | None = None
     dashboard_filters: dict = {}
+    # Naming, search and export across types; None keeps a type out of them.
+    kind: RecordKind | None = None
 
     class Meta:
         abstract = True

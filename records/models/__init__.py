@@ -17,3 +17,6 @@ from records.models.symptoms import *  # noqa: F403
 from records.models.treatments import *  # noqa: F403
 from records.models.vaccine_catalogue import *  # noqa: F403
 from records.models.vitals import *  # noqa: F403
+from records.models.reports import *  # noqa: F403
+from records.models.search import *  # noqa: F403
+from records.models.tags import *  # noqa: F403

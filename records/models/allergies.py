@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.validators import MinLengthValidator
 from django.db import models
 
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.models.medications import Medication
 
 __all__ = ["CRITICAL_SEVERITIES", "Allergy", "AllergySeverity", "AllergyStatus"]
@@ -47,6 +47,13 @@ class Allergy(TaggedMixin, PatientOwnedModel):
     )
 
     dashboard_key = "total_allergies"
+    kind = RecordKind(
+        name="allergy",
+        plural="allergies",
+        title="allergen",
+        text=("reaction", "notes"),
+        date="onset_date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         verbose_name_plural = "allergies"

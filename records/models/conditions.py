@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from patients.core.links import PatientLinkModel
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.models.medications import Medication
 from records.reference import directory_link
 
@@ -55,6 +55,13 @@ class Condition(TaggedMixin, PatientOwnedModel):
     )
 
     dashboard_key = "total_conditions"
+    kind = RecordKind(
+        name="condition",
+        plural="conditions",
+        title="condition_name",
+        text=("icd10_code", "snomed_code", "code_description", "notes"),
+        date="diagnosed_date",
+    )
     dashboard_filters = {"active_conditions": Q(status=ConditionStatus.ACTIVE)}
 
     class Meta(PatientOwnedModel.Meta):

@@ -17,7 +17,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from patients.models import Patient, PatientOwnedModel
+from patients.models import Patient, PatientOwnedModel, RecordKind
 
 __all__ = [
     "EmergencyContact",
@@ -251,6 +251,14 @@ class Insurance(SinglePrimaryMixin, PatientOwnedModel):
     primary_constraint = "records_insurance_one_primary_per_type"
     constraints_checked_in_clean = ("records_insurance_period_order",)
     dashboard_key = "total_insurances"
+    kind = RecordKind(
+        name="insurance",
+        plural="insurances",
+        title="company_name",
+        text=("plan_name", "member_name", "member_id", "group_number", "policy_number", "notes"),
+        date="effective_date",
+        scope="insurance",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         ordering = ["insurance_type", "-is_primary", "-effective_date", "-id"]
@@ -321,6 +329,12 @@ class EmergencyContact(SinglePrimaryMixin, PatientOwnedModel):
 
     primary_constraint = "records_emergency_contact_one_primary"
     dashboard_key = "total_emergency_contacts"
+    kind = RecordKind(
+        name="emergency_contact",
+        plural="emergency_contacts",
+        title="name",
+        text=("relationship", "phone_number", "email", "notes"),
+    )
 
     class Meta(PatientOwnedModel.Meta):
         # The primary contact first, then by name (as the reference lists them).

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinLengthValidator, MinValueValidator
 from django.db import models
 
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.models.conditions import Condition
 from records.reference import directory_link
 
@@ -51,6 +51,13 @@ class Encounter(TaggedMixin, PatientOwnedModel):
     practitioner = directory_link("Practitioner", "Who the visit was with.")
 
     dashboard_key = "total_encounters"
+    kind = RecordKind(
+        name="encounter",
+        plural="encounters",
+        title="reason",
+        text=("visit_type", "chief_complaint", "diagnosis", "treatment_plan", "location", "notes"),
+        date="date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         ordering = ["-date", "-id"]

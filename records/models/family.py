@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from patients.choices import PatientGender
-from patients.models import PatientOwnedModel, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, validate_past_date
 
 __all__ = [
     "FamilyCondition",
@@ -86,6 +86,13 @@ class FamilyMember(PatientOwnedModel):
     notes = models.TextField(max_length=1000, blank=True)
 
     dashboard_key = "total_family_members"
+    kind = RecordKind(
+        name="family_member",
+        plural="family_members",
+        title="name",
+        text=("relationship", "medical_history", "notes"),
+        scope="family_history",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [
@@ -158,6 +165,13 @@ class FamilyCondition(PatientOwnedModel):
     notes = models.TextField(max_length=1000, blank=True)
 
     dashboard_key = "total_family_conditions"
+    kind = RecordKind(
+        name="family_condition",
+        plural="family_conditions",
+        title="condition_name",
+        text=("icd10_code", "notes"),
+        scope="family_history",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [

@@ -10,7 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from patients.models import PatientOwnedModel
+from patients.models import PatientOwnedModel, RecordKind
 from records.models.medications import Medication
 
 __all__ = ["Gauge", "GaugeType"]
@@ -44,6 +44,13 @@ class Gauge(PatientOwnedModel):
     )
 
     dashboard_key = "total_gauges"
+    kind = RecordKind(
+        name="gauge",
+        plural="gauges",
+        title="gauge_type",
+        text=("notes",),
+        date="recorded_at",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         ordering = ["-recorded_at", "-id"]

@@ -7,7 +7,7 @@ from django.core.validators import MaxValueValidator, MinLengthValidator, MinVal
 from django.db import models
 from django.db.models import F, Q
 
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.reference import directory_link
 
 __all__ = ["Immunization", "ImmunizationRoute"]
@@ -59,6 +59,13 @@ class Immunization(TaggedMixin, PatientOwnedModel):
     practitioner = directory_link("Practitioner", "Who gave it.")
 
     dashboard_key = "total_immunizations"
+    kind = RecordKind(
+        name="immunization",
+        plural="immunizations",
+        title="vaccine_name",
+        text=("vaccine_trade_name", "lot_number", "manufacturer", "notes"),
+        date="date_administered",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [

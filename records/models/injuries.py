@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from patients.core.links import PatientLinkModel
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.models.conditions import Condition
 from records.models.medications import Medication
 from records.models.procedures import Procedure
@@ -147,6 +147,13 @@ class Injury(TaggedMixin, PatientOwnedModel):
     )
 
     dashboard_key = "total_injuries"
+    kind = RecordKind(
+        name="injury",
+        plural="injuries",
+        title="injury_name",
+        text=("body_part", "mechanism", "treatment_received", "notes"),
+        date="date_of_injury",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         verbose_name_plural = "injuries"

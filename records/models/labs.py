@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from patients.core.links import PatientLinkModel
-from patients.models import PatientOwnedModel, PatientOwnedQuerySet, TaggedMixin
+from patients.models import PatientOwnedModel, PatientOwnedQuerySet, RecordKind, TaggedMixin
 from records.models.conditions import Condition
 from records.models.encounters import Encounter
 from records.models.medications import Medication
@@ -127,6 +127,13 @@ class LabResult(TaggedMixin, PatientOwnedModel):
     )
 
     dashboard_key = "total_lab_results"
+    kind = RecordKind(
+        name="lab_result",
+        plural="lab_results",
+        title="test_name",
+        text=("test_code", "test_category", "facility", "notes"),
+        date="completed_date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [
@@ -264,6 +271,13 @@ class LabTestComponent(PatientOwnedModel):
     objects = LabTestComponentQuerySet.as_manager()
 
     dashboard_key = "total_lab_test_components"
+    kind = RecordKind(
+        name="lab_test_component",
+        plural="lab_test_components",
+        title="test_name",
+        text=("abbreviation", "test_code", "canonical_test_name", "notes"),
+        scope="lab_results",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         ordering = [F("display_order").asc(nulls_last=True), "id"]

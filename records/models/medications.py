@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from patients.models import PatientOwnedModel, TaggedMixin
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin
 from records.reference import directory_link
 
 __all__ = [
@@ -116,6 +116,13 @@ class Medication(TaggedMixin, PatientOwnedModel):
     pharmacy = directory_link("Pharmacy", "Where it is filled.")
 
     dashboard_key = "total_medications"
+    kind = RecordKind(
+        name="medication",
+        plural="medications",
+        title="medication_name",
+        text=("alternative_name", "dosage", "indication", "notes", "side_effects"),
+        date="effective_period_start",
+    )
     dashboard_filters = {"active_medications": Q(status=MedicationStatus.ACTIVE)}
 
     class Meta(PatientOwnedModel.Meta):

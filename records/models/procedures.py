@@ -9,7 +9,7 @@ from django.core.validators import MaxValueValidator, MinLengthValidator, MinVal
 from django.db import models
 from django.utils import timezone
 
-from patients.models import PatientOwnedModel, TaggedMixin
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin
 from records.models.conditions import Condition
 from records.reference import directory_link
 
@@ -78,6 +78,13 @@ class Procedure(TaggedMixin, PatientOwnedModel):
     practitioner = directory_link("Practitioner", "Who performed it.")
 
     dashboard_key = "total_procedures"
+    kind = RecordKind(
+        name="procedure",
+        plural="procedures",
+        title="procedure_name",
+        text=("procedure_code", "description", "facility", "outcome", "notes"),
+        date="procedure_date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [

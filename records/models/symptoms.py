@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patients.core.links import PatientLinkModel
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.models.conditions import Condition
 from records.models.medications import Medication
 
@@ -176,6 +176,13 @@ class Symptom(TaggedMixin, PatientOwnedModel):
     )
 
     dashboard_key = "total_symptoms"
+    kind = RecordKind(
+        name="symptom",
+        plural="symptoms",
+        title="symptom_name",
+        text=("category", "body_part", "notes"),
+        date="first_occurrence_date",
+    )
     dashboard_filters = {"active_symptoms": Q(status=SymptomStatus.ACTIVE)}
 
     class Meta(PatientOwnedModel.Meta):
@@ -290,6 +297,14 @@ class SymptomOccurrence(PatientOwnedModel):
     notes = models.TextField(max_length=2000, blank=True)
 
     dashboard_key = "total_symptom_occurrences"
+    kind = RecordKind(
+        name="symptom_occurrence",
+        plural="symptom_occurrences",
+        title="location",
+        text=("triggers", "relief_methods", "notes"),
+        date="occurrence_date",
+        scope="symptoms",
+    )
 
     LIST_FIELDS = ("triggers", "relief_methods", "associated_symptoms")
 

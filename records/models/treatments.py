@@ -12,7 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from patients.core.links import PatientLinkModel
-from patients.models import PatientOwnedModel, TaggedMixin, validate_past_date
+from patients.models import PatientOwnedModel, RecordKind, TaggedMixin, validate_past_date
 from records.models.conditions import Condition
 from records.models.encounters import Encounter
 from records.models.labs import LabResult
@@ -105,6 +105,13 @@ class Treatment(TaggedMixin, PatientOwnedModel):
     )
 
     dashboard_key = "total_treatments"
+    kind = RecordKind(
+        name="treatment",
+        plural="treatments",
+        title="treatment_name",
+        text=("treatment_type", "treatment_category", "description", "location", "notes"),
+        date="start_date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         indexes = [
@@ -177,6 +184,13 @@ class MedicalEquipment(TaggedMixin, PatientOwnedModel):
     practitioner = directory_link("Practitioner", "Who prescribed it.")
 
     dashboard_key = "total_medical_equipment"
+    kind = RecordKind(
+        name="medical_equipment",
+        plural="medical_equipment",
+        title="equipment_name",
+        text=("equipment_type", "manufacturer", "model_number", "supplier", "notes"),
+        date="prescribed_date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         verbose_name = "medical equipment"

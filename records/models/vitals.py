@@ -17,7 +17,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from patients.models import Patient, PatientOwnedModel, PatientOwnedQuerySet
+from patients.models import Patient, PatientOwnedModel, PatientOwnedQuerySet, RecordKind
 from records.reference import directory_link
 
 __all__ = [
@@ -229,6 +229,13 @@ class Vitals(PatientOwnedModel):
     objects = VitalsQuerySet.as_manager()
 
     dashboard_key = "total_vitals"
+    kind = RecordKind(
+        name="vital",
+        plural="vitals",
+        title="notes",
+        text=("location", "device_used"),
+        date="recorded_date",
+    )
 
     class Meta(PatientOwnedModel.Meta):
         verbose_name = "vitals"
