@@ -25,6 +25,10 @@ GROUPS = [
     "directory",
     "lab_catalogue",
     "vaccine_catalogue",
+    "search",
+    "tags",
+    "export",
+    "reports",
 ]
 
 router = ApiRouter()
