@@ -25,11 +25,9 @@ GROUPS = [
     "directory",
     "lab_catalogue",
     "vaccine_catalogue",
-    "search",
-    "tags",
-    "export",
-    "reports",
 ]
+# Views that span every record type (they iterate the record registry); urlpatterns only.
+CROSS_TYPE_GROUPS = ["search", "tags", "export", "reports"]
 
 router = ApiRouter()
 nested = PatientListRouter()
@@ -38,6 +36,8 @@ for group in GROUPS:
     module = import_module(f"records.api.{group}")
     module.register(router, nested, register_record)
     extra_patterns += getattr(module, "urlpatterns", [])
+for group in CROSS_TYPE_GROUPS:
+    extra_patterns += import_module(f"records.api.{group}").urlpatterns
 
 # Extra patterns first: their fixed words ("bulk", "dropdown") must win over {id} routes.
 urlpatterns = extra_patterns + router.urls + nested.urls
