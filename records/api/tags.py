@@ -9,8 +9,9 @@ commas. A `limit` above its maximum is capped, as for every list of the API.
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.plumbing import build_array_type, build_basic_type, build_object_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -29,6 +30,9 @@ AUTOCOMPLETE_LIMIT, AUTOCOMPLETE_MAX = 10, 20
 SEARCH_LIMIT, SEARCH_MAX = 10, 20
 # More tags than a record may carry cannot all match; this only bounds the query's size.
 SEARCH_MAX_TAGS = 50
+
+
+TAG_NAMES = OpenApiResponse(build_array_type(build_basic_type(OpenApiTypes.STR)), "Tag names.")
 
 
 def list_param(request, name: str) -> list[str]:
@@ -131,7 +135,7 @@ class SuggestionsQuerySerializer(FastSerializer):
 class SuggestionsView(ApiView):
     @extend_schema(
         parameters=[SuggestionsQuerySerializer],
-        responses=serializers.ListField(child=serializers.CharField()),
+        responses={200: TAG_NAMES},
         tags=TAGS,
         operation_id="tags_suggestions",
     )
@@ -156,7 +160,7 @@ class AutocompleteQuerySerializer(FastSerializer):
 class AutocompleteView(ApiView):
     @extend_schema(
         parameters=[AutocompleteQuerySerializer],
-        responses=serializers.ListField(child=serializers.CharField()),
+        responses={200: TAG_NAMES},
         tags=TAGS,
         operation_id="tags_autocomplete",
     )
@@ -201,9 +205,10 @@ class TagSearchView(ApiView):
             ENTITY_TYPES_PARAM,
         ],
         responses={
-            200: serializers.DictField(
-                child=serializers.ListField(child=serializers.DictField()),
-                help_text="Per entity type, the records as their own list endpoint shows them.",
+            200: OpenApiResponse(
+                build_object_type(additionalProperties=build_array_type(build_object_type())),
+                description="Per entity type, the records as their own list endpoint shows "
+                "them (a type with none: an empty list).",
             )
         },
         tags=TAGS,
