@@ -259,6 +259,9 @@ class Symptom(TaggedMixin, PatientOwnedModel):
             ),
             updated_at=timezone.now(),
         )
+        from records.search.index import reindex  # the first date is the searched date
+
+        reindex(cls, ids)
 
 
 class SymptomOccurrence(PatientOwnedModel):
