@@ -122,6 +122,7 @@ def top_up_medications(patient, wanted: int) -> None:
     from django.db import transaction
 
     from records.models import Medication
+    from records.search.index import reindex
 
     have = Medication.objects.filter(patient=patient).count()
     if have >= wanted:
@@ -131,7 +132,8 @@ def top_up_medications(patient, wanted: int) -> None:
     for start in range(have, wanted, BATCH):
         rows = medication_rows(patient, start, min(start + BATCH, wanted))
         with transaction.atomic():
-            Medication.objects.bulk_create(rows, batch_size=BATCH)
+            created = Medication.objects.bulk_create(rows, batch_size=BATCH)
+            reindex(Medication, [row.pk for row in created])  # no post_save
     added = wanted - have
     took = time.perf_counter() - t0
     print(f"added {added} medications to patient {patient.pk} in {took:.1f} s (now {wanted})")
@@ -199,6 +201,7 @@ def top_up_vitals(patient, wanted: int) -> None:
     from django.db import transaction
 
     from records.models import Vitals
+    from records.search.index import reindex
 
     have = Vitals.objects.filter(patient=patient).count()
     if have >= wanted:
@@ -210,7 +213,8 @@ def top_up_vitals(patient, wanted: int) -> None:
     for start in range(have, wanted, BIG_BATCH):
         rows = vitals_rows(patient, start, min(start + BIG_BATCH, wanted), now)
         with transaction.atomic():
-            Vitals.objects.bulk_create(rows, batch_size=BIG_BATCH)
+            created = Vitals.objects.bulk_create(rows, batch_size=BIG_BATCH)
+            reindex(Vitals, [row.pk for row in created])  # no post_save
     took = time.perf_counter() - t0
     added = wanted - have
     print(f"added {added} vitals readings to patient {patient.pk} in {took:.1f} s (now {wanted})")
@@ -352,6 +356,7 @@ def top_up_lab_results(patient, wanted: int, per_result: int) -> None:
     from django.db.models import Count
 
     from records.models import LabResult, LabTestComponent
+    from records.search.index import reindex
 
     have = LabResult.objects.filter(patient=patient).count()
     if have >= wanted:
@@ -361,7 +366,8 @@ def top_up_lab_results(patient, wanted: int, per_result: int) -> None:
         for start in range(have, wanted, BIG_BATCH):
             rows = lab_result_rows(patient, start, min(start + BIG_BATCH, wanted), today)
             with transaction.atomic():
-                LabResult.objects.bulk_create(rows, batch_size=BIG_BATCH)
+                created = LabResult.objects.bulk_create(rows, batch_size=BIG_BATCH)
+                reindex(LabResult, [row.pk for row in created])  # no post_save
         took = time.perf_counter() - t0
         print(f"added {wanted - have} lab results to patient {patient.pk} in {took:.1f} s")
     if per_result <= 0:
@@ -383,7 +389,8 @@ def top_up_lab_results(patient, wanted: int, per_result: int) -> None:
         batch = missing[start : start + BIG_BATCH]
         rows = [component_row(pk, patient.pk, j, canonical) for pk, j in batch]
         with transaction.atomic():
-            LabTestComponent.objects.bulk_create(rows, batch_size=BIG_BATCH)
+            created = LabTestComponent.objects.bulk_create(rows, batch_size=BIG_BATCH)
+            reindex(LabTestComponent, [row.pk for row in created])  # no post_save
     took = time.perf_counter() - t0
     print(f"added {len(missing)} lab test components in {took:.1f} s ({per_result} per result)")
 

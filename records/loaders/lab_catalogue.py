@@ -21,6 +21,7 @@ from django.db.models import Count, Q
 
 from records.models import LabTestComponent, StandardizedTest, StandardizedTestLoad
 from records.models.lab_catalogue import catalogue_index, invalidate_catalogue_index
+from records.search.index import reindex
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab_tests.json"
 
@@ -250,6 +251,8 @@ def sync_components(*, force_all: bool = False, batch_size: int = SYNC_BATCH_SIZ
                 changed.append(component)
         with transaction.atomic():
             LabTestComponent.objects.bulk_update(changed, ["canonical_test_name", "category"])
+            # The canonical name is searched; bulk_update sends no post_save.
+            reindex(LabTestComponent, [component.pk for component in changed])
     return {
         "success": True,
         "components_processed": len(ids),

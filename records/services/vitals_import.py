@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 from records.models import MEASURES, Vitals
 from records.models.vitals import EARLIEST_YEAR, FUTURE_TOLERANCE
+from records.search.index import reindex
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 PREVIEW_ROWS = 50
@@ -265,7 +266,8 @@ def import_execute(
         if not (skip_duplicates and duplicate)
     ]
     with transaction.atomic():
-        Vitals.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        created = Vitals.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        reindex(Vitals, [row.pk for row in created])  # bulk_create sends no post_save
     skipped = sum(duplicates) if skip_duplicates else 0
     return {
         "imported_count": len(rows),
