@@ -171,6 +171,16 @@ if FILES_STORAGE == "s3":
     }
 elif FILES_STORAGE != "local":
     raise ImproperlyConfigured(f"FILES_STORAGE must be local or s3, not {FILES_STORAGE!r}")
+# Generated custom reports (records/reports/services.py): private like the entity files, in
+# the same place under "reports" (a folder under MEDIA_ROOT, or a key prefix in the bucket).
+_reports_options = {**STORAGES["files"]["OPTIONS"]}
+if FILES_STORAGE == "s3":
+    _reports_options["location"] = "/".join(filter(None, [_reports_options["location"], "reports"]))
+else:
+    _reports_options["location"] = MEDIA_ROOT / "reports"
+STORAGES["reports"] = {"BACKEND": STORAGES["files"]["BACKEND"], "OPTIONS": _reports_options}
+# Reports of more records than this are built by a Celery task (the request answers 202).
+REPORTS_SYNC_MAX_RECORDS = env_int("REPORTS_SYNC_MAX_RECORDS", 2000)
 # Largest entity file accepted (the contract's 1 GB), and how long deleted files stay restorable.
 FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_BYTES", 1024**3)
 FILES_TRASH_RETENTION_DAYS = env_int("FILES_TRASH_RETENTION_DAYS", 7)
@@ -297,6 +307,12 @@ PERIODIC_TASKS = [
         "notifications.tasks.sweep_deliveries",
         "* * * * *",
         "NOTIFICATION_SWEEP_CRON",
+    ),
+    PeriodicTask(
+        "sweep-reports",
+        "records.tasks.sweep_reports",
+        "*/5 * * * *",
+        "REPORT_SWEEP_CRON",
     ),
     PeriodicTask(
         "prune-notification-history",
