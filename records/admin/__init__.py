@@ -14,6 +14,7 @@ from records.admin import (  # noqa: F401
     labs,
     medications,
     procedures,
+    reports,
     symptoms,
     tags,
     treatments,
