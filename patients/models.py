@@ -225,6 +225,9 @@ class RecordKind:
     text: tuple[str, ...] = ()  # other fields searched (notes, codes, descriptions)
     date: str | None = None  # the record's own date (a DateField or DateTimeField)
     scope: str = ""  # the export scope; the plural when empty
+    # Stored units of measure fields ((field, unit), …): exports label them and convert them
+    # to metric on request (records/export/units.py).
+    units: tuple[tuple[str, str], ...] = ()
 
     @property
     def export_scope(self) -> str:

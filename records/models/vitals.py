@@ -235,6 +235,7 @@ class Vitals(PatientOwnedModel):
         title="notes",
         text=("location", "device_used"),
         date="recorded_date",
+        units=tuple((m.field, m.unit) for m in MEASURES.values() if m.unit),
     )
 
     class Meta(PatientOwnedModel.Meta):

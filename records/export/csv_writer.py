@@ -1,0 +1,82 @@
+"""CSV exports, streamed: rows are read from the database in chunks and written out in blocks
+of about 64 KiB, so memory stays flat whatever the number of records.
+
+Spreadsheet safety: a text cell that starts with = + - @, a tab or a carriage return would be
+read as a formula (or shifted) by Excel, LibreOffice and Google Sheets; such cells are written
+with a leading apostrophe. Numbers stored as numbers (values, ids; a negative one too) are
+written as plain numbers: a number cannot carry a formula. Text that merely looks like a number
+("-5" typed into a text field) is text and is neutralised.
+
+The file starts with a UTF-8 byte order mark, without which Excel reads UTF-8 as the local
+code page and garbles accented and non-Latin names; other spreadsheets and csv readers
+(utf-8-sig) skip it.
+
+One table gives a plain CSV (header and rows). Several tables (scope "all", or a scope with
+two record types such as lab results and their components) give a sectioned CSV: per table
+a title line, the header, the rows and an empty line; the patient's details, when asked for,
+come first as a two-column section. A plain CSV leaves them out (a spreadsheet would take them
+for rows); bundles carry them as patient.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from records.export.job import ExportJob, as_text
+from records.export.scopes import ALL
+
+BOM = "\ufeff"
+BLOCK_CHARS = 64 * 1024
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Prefix a cell that a spreadsheet would run or shift with an apostrophe."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def cell(value) -> str | int | float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return neutralise(as_text(value))
+
+
+def csv_chunks(job: ExportJob, *, with_patient: bool | None = None) -> Iterator[bytes]:
+    """The export as CSV bytes, in blocks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    tables = list(job.tables())
+    show_patient = job.include_patient_info if with_patient is None else with_patient
+    sectioned = job.scope_value == ALL or len(tables) > 1
+    if sectioned and show_patient:
+        writer.writerow(["Patient"])
+        for label, value in job.patient().values():
+            writer.writerow([label, cell(value)])
+        writer.writerow([])
+    for scope, section, queryset in tables:
+        if sectioned:
+            writer.writerow([f"{scope.label}: {section.label}"])
+        writer.writerow(section.headers(job.unit_system))
+        for row in job.rows(scope, section, queryset):
+            writer.writerow([cell(value) for value in row])
+            if buffer.tell() >= BLOCK_CHARS:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        if sectioned:
+            writer.writerow([])
+    yield buffer.getvalue().encode()
+
+
+def patient_csv(job: ExportJob) -> Iterator[bytes]:
+    """The patient's details alone (a member of a bundle)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write(BOM)
+    writer.writerow(["Field", "Value"])
+    for label, value in job.patient().values():
+        writer.writerow([label, cell(value)])
+    yield buffer.getvalue().encode()
