@@ -21,6 +21,7 @@ from medikeep.api.views import ApiView
 from patients.access import Level, require_patient_access
 from patients.selectors import active_patient_id
 from records.models import UserTag
+from records.search.items import record_items
 from records.services import tags as tag_services
 
 TAGS = ["tags"]
@@ -240,8 +241,6 @@ class TagSearchView(ApiView):
             models=models,
             limit_per_type=min(params["limit_per_entity"], SEARCH_MAX),
         )
-        from records.search.items import record_items
-
         answer = {}
         for model, ids in found.items():
             items = record_items(request, model, ids) if ids else {}

@@ -133,9 +133,12 @@ def count_tags(
     vendor = connections[alias].vendor
     parts, params = [], []
     for position, model in enumerate(models):
-        records_sql, records_params = _subquery_sql(
-            model.objects.visible_to(user).exclude(tag_index="").order_by().values("tags")
-        )
+        records = model.objects.visible_to(user).exclude(tag_index="")
+        if containing:
+            # Only records whose tag mirror holds the text can carry a matching tag: the
+            # JSON of the others is not read at all.
+            records = records.filter(tag_index__contains=containing)
+        records_sql, records_params = _subquery_sql(records.order_by().values("tags"))
         parts.append(_tag_rows_sql(vendor, position, records_sql))
         params += records_params
     types_agg = "string_agg(k::text, ',')" if vendor == "postgresql" else "group_concat(k, ',')"
