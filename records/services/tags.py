@@ -195,7 +195,10 @@ class PopularTag(TagUsage):
 def popular_tags(user, *, limit: int, entity_types: list[str] | None = None) -> list[PopularTag]:
     """The most used tags on records the user may see, then the user's registered tags that
     no such record carries (count 0), `limit` in all. Each has a registry row of the user
-    (created here when missing), whose id the web app uses to set the tag's colour."""
+    (created here when missing), whose id the web app uses to set the tag's colour.
+
+    Unused tags come newest registered first: after creating a tag the web app looks for it
+    by name in this list to colour it, so a new tag must not fall behind older ones."""
     models = models_named(entity_types)
     used = count_tags(user, models, limit=limit)
     used_names = {usage.tag for usage in used}
@@ -204,7 +207,7 @@ def popular_tags(user, *, limit: int, entity_types: list[str] | None = None) -> 
         unused = list(
             UserTag.objects.filter(user=user)
             .exclude(tag__in=used_names)
-            .order_by("tag")
+            .order_by("-id")
             .values_list("tag", flat=True)[: limit - len(used)]
         )
     ordered = [*used, *(TagUsage(tag=name) for name in unused)]
@@ -224,14 +227,14 @@ def popular_tags(user, *, limit: int, entity_types: list[str] | None = None) -> 
 
 def suggest_tags(user, *, limit: int, entity_type: str | None = None) -> list[str]:
     """Tag names for a record form: the most used on records the user may see (of that type
-    when given), then the user's other registered tags by name."""
+    when given), then the user's other registered tags, newest first."""
     models = models_named([entity_type] if entity_type else None)
     used = [usage.tag for usage in count_tags(user, models, limit=limit)]
     if len(used) < limit:
         used += list(
             UserTag.objects.filter(user=user)
             .exclude(tag__in=used)
-            .order_by("tag")
+            .order_by("-id")
             .values_list("tag", flat=True)[: limit - len(used)]
         )
     return used

@@ -98,12 +98,27 @@ class TestPopular:
     def test_registered_tags_follow_after_used_ones_even_when_filtered(self, alice_api, household):
         alice_api.get(f"{BASE}/popular")  # registers cardio, chronic, daily, routine
         items = alice_api.get(f"{BASE}/popular", {"entity_types": "lab_result"}).json()
+        # Unused tags: newest registered first (registered in the first call's order).
         assert [(i["tag"], i["count"]) for i in items] == [
             ("routine", 1),
-            ("cardio", 0),
-            ("chronic", 0),
             ("daily", 0),
+            ("chronic", 0),
+            ("cardio", 0),
         ]
+
+    def test_a_new_tag_can_be_found_and_coloured_as_the_web_app_does(
+        self, alice, alice_api, household
+    ):
+        for n in range(60):
+            UserTag.objects.create(user=alice, tag=f"old-{n:02}")
+        alice_api.post(f"{BASE}/create", {"tag": "Fresh"}, format="json")
+        items = alice_api.get(f"{BASE}/popular", {"limit": 50}).json()
+        fresh = next(item for item in items if item["tag"] == "fresh")
+        response = alice_api.patch(
+            f"{BASE}/{fresh['id']}/color", {"color": "#00ff00"}, format="json"
+        )
+        assert response.status_code == 200
+        assert UserTag.objects.get(user=alice, tag="fresh").color == "#00ff00"
 
     def test_limit(self, alice_api, household):
         assert [i["tag"] for i in alice_api.get(f"{BASE}/popular", {"limit": 2}).json()] == [
@@ -159,9 +174,17 @@ class TestPopular:
 class TestSuggestions:
     def test_by_use_then_registry(self, alice, alice_api, household):
         UserTag.objects.create(user=alice, tag="aaa-registered")
+        UserTag.objects.create(user=alice, tag="zzz-registered-later")
         response = alice_api.get(f"{BASE}/suggestions")
         assert response.status_code == 200
-        assert response.json() == ["cardio", "chronic", "daily", "routine", "aaa-registered"]
+        assert response.json() == [
+            "cardio",
+            "chronic",
+            "daily",
+            "routine",
+            "zzz-registered-later",
+            "aaa-registered",
+        ]
         assert alice_api.get(f"{BASE}/suggestions", {"limit": 2}).json() == ["cardio", "chronic"]
 
     def test_for_one_type(self, alice_api, household):
