@@ -209,6 +209,13 @@ class TestAutocomplete:
         UserTag.objects.create(user=alice, tag="follow-up")
         assert alice_api.get(f"{BASE}/autocomplete", {"q": "follow u"}).json() == ["follow-up"]
 
+    def test_wildcards_are_plain_characters(self, alice, alice_api, patient):
+        record("medication", patient, ["50%-off", "a_b"])
+        UserTag.objects.create(user=alice, tag="axb")
+        UserTag.objects.create(user=alice, tag="5000")
+        assert alice_api.get(f"{BASE}/autocomplete", {"q": "_"}).json() == ["a_b"]
+        assert alice_api.get(f"{BASE}/autocomplete", {"q": "0%"}).json() == ["50%-off"]
+
     @pytest.mark.parametrize("query", [{}, {"q": ""}, {"q": "x" * 51}, {"q": "a", "limit": "z"}])
     def test_bad_input(self, alice_api, query):
         response = alice_api.get(f"{BASE}/autocomplete", query)
@@ -299,3 +306,8 @@ def test_anonymous_is_refused(anon, method, path):
     response = getattr(anon, method)(f"{BASE}/{path}")
     assert response.status_code == 401
     assert response.json()["status"] == "error"
+
+
+def test_a_huge_tag_id_is_not_found(alice_api):
+    response = alice_api.patch(f"{BASE}/{10**30}/color", {"color": None}, format="json")
+    assert response.status_code == 404
