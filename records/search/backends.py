@@ -104,12 +104,18 @@ def has_trigrams(connection) -> bool:
         return cursor.fetchone() is not None
 
 
+def _indexes(cursor) -> set[str]:
+    cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [TABLE])
+    return {row[0] for row in cursor.fetchall()}
+
+
 def _install_postgresql(connection) -> None:
+    # Each piece is made only when missing: DDL on a table fails inside a transaction that
+    # still has deferred constraint checks pending (the rebuild command in a test, say).
     with connection.cursor() as cursor:
-        words = TSVECTOR.format(column="body")
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS records_search_words ON {TABLE} USING gin ({words})"
-        )
+        if "records_search_words" not in _indexes(cursor):
+            words = TSVECTOR.format(column="body")
+            cursor.execute(f"CREATE INDEX records_search_words ON {TABLE} USING gin ({words})")
         if not has_trigrams(connection):
             try:
                 with transaction.atomic(using=connection.alias):
@@ -122,10 +128,9 @@ def _install_postgresql(connection) -> None:
                     "run CREATE EXTENSION pg_trgm and then manage.py migrate.",
                     str(exc).strip(),
                 )
-        if has_trigrams(connection):
+        if has_trigrams(connection) and "records_search_trigrams" not in _indexes(cursor):
             cursor.execute(
-                f"CREATE INDEX IF NOT EXISTS records_search_trigrams ON {TABLE} "
-                "USING gin (body gin_trgm_ops)"
+                f"CREATE INDEX records_search_trigrams ON {TABLE} USING gin (body gin_trgm_ops)"
             )
         # One statement per DELETE, however many rows it removes (a patient's cascade).
         cursor.execute(
@@ -133,7 +138,15 @@ def _install_postgresql(connection) -> None:
             f"BEGIN DELETE FROM {TABLE} e USING gone "
             "WHERE e.record_type = TG_ARGV[0] AND e.record_id = gone.id; RETURN NULL; END $$"
         )
+        cursor.execute(
+            "SELECT c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid WHERE t.tgname = %s",
+            [FORGET],
+        )
+        existing = dict(cursor.fetchall())
         for table, record_type in _record_tables():
+            if f"{FORGET}('{record_type}')" in existing.get(table, ""):
+                continue
             cursor.execute(f'DROP TRIGGER IF EXISTS {FORGET} ON "{table}"')
             cursor.execute(
                 f'CREATE TRIGGER {FORGET} AFTER DELETE ON "{table}" '
