@@ -4,12 +4,13 @@ tagged type, one transaction; records the caller may only view are left alone.""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from patients.models import MAX_TAGS
 from patients.tests.factories import PatientFactory
 from records.models import SearchEntry, UserTag
+from records.services import tags as tag_services
 from records.tests.test_tags import BASE, FACTORY_OF, TAGGED, model_named, record, tags_of
 
 pytestmark = pytest.mark.django_db
@@ -151,6 +152,22 @@ class TestRename:
         before.refresh_from_db()
         assert before.tag_index == ",cardio,"
         assert tags_of(broken) == too_many
+
+    def test_a_failure_after_writes_undoes_them(self, monkeypatch, alice, every_type):
+        """The last type's search update fails after every type's records were written:
+        nothing stays written."""
+        real = tag_services._reindex
+
+        def fail_on_the_last_type(model, ids):
+            if model is TAGGED[-1]:
+                raise DatabaseError("the search index is unavailable")
+            real(model, ids)
+
+        monkeypatch.setattr(tag_services, "_reindex", fail_on_the_last_type)
+        with pytest.raises(DatabaseError):
+            tag_services.change_tag(alice, old="cardio", new="heart")
+        assert all(tags_of(obj)[0] == "cardio" for obj in every_type)
+        assert not SearchEntry.objects.filter(tags__contains=",heart,").exists()
 
     def test_query_count_does_not_grow_with_records(self, alice_api, patient):
         medication = model_named("medication")
