@@ -15,6 +15,7 @@ from records.admin import (  # noqa: F401
     medications,
     procedures,
     reports,
+    search,
     symptoms,
     tags,
     treatments,

@@ -227,3 +227,18 @@ class TestRecordItems:
         with CaptureQueriesContext(connection) as ten:
             assert len(record_items(api_request(alice), model, many)) == 10
         assert len(ten) == len(two)
+
+
+class TestAdmin:
+    def test_the_list_opens_and_the_action_rebuilds_the_chosen_entries(self, admin_client, patient):
+        condition = ConditionFactory(patient=patient, condition_name="Asthma")
+        entry = entry_of(condition)
+        SearchEntry.objects.filter(pk=entry.pk).update(title="stale", body="stale")
+        page = admin_client.get("/admin/records/searchentry/", {"q": "stale"})
+        assert page.status_code == 200
+        response = admin_client.post(
+            "/admin/records/searchentry/",
+            {"action": "rebuild_entries", "_selected_action": [entry.pk]},
+        )
+        assert response.status_code == 302
+        assert entry_of(condition).title == "Asthma"
