@@ -192,7 +192,8 @@ class TestSuggestions:
         assert answer == ["cardio", "daily"]
 
     def test_bad_input(self, alice_api):
-        assert alice_api.get(f"{BASE}/suggestions", {"entity_type": "nope"}).status_code == 422
+        unknown = alice_api.get(f"{BASE}/suggestions", {"entity_type": "nope"})
+        assert unknown.status_code == 422 and "entity_type" in unknown.json()["errors"]
         assert alice_api.get(f"{BASE}/suggestions", {"limit": "-1"}).status_code == 422
 
 

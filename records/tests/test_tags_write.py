@@ -33,6 +33,7 @@ class TestRename:
     @pytest.mark.parametrize("verb", ["rename", "replace"])
     def test_every_tagged_type_changes(self, alice_api, every_type, verb):
         untouched = record("medication", every_type[0].patient, ["other"])
+        before = {(type(obj), obj.pk): obj.updated_at for obj in [*every_type, untouched]}
         response = rename(alice_api, "cardio", "Cardiology", verb)
         assert response.status_code == 200, response.content
         body = response.json()
@@ -41,7 +42,9 @@ class TestRename:
         for obj in every_type:
             assert tags_of(obj) == ["cardiology", obj.kind.name]
             assert obj.tag_index == f",cardiology,{obj.kind.name},"
+            assert obj.updated_at > before[(type(obj), obj.pk)]
         assert tags_of(untouched) == ["other"]
+        assert untouched.updated_at == before[(type(untouched), untouched.pk)]
 
     def test_filters_and_search_see_the_new_name(self, alice_api, every_type):
         rename(alice_api, "cardio", "heart")
