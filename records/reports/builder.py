@@ -16,6 +16,7 @@ from django.db.models import F
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
 from reportlab.platypus import Image, KeepTogether, Spacer, Table, TableStyle
 
 from patients.models import Patient, PatientPhoto
@@ -141,6 +142,9 @@ def _wrap(value, width: float) -> str:
     text = "" if value is None else str(value)
     if not text:
         return ""
+    # Most cells fit on one line: one measure (in C with rl_accel) instead of a word split.
+    if "\n" not in text and pdfmetrics.stringWidth(text, pdf.FONT, CELL_FONT_SIZE) <= width:
+        return text
     lines = []
     for paragraph in text.splitlines() or [""]:
         lines.extend(simpleSplit(paragraph, pdf.FONT, CELL_FONT_SIZE, width) or [""])

@@ -86,19 +86,37 @@ def categories() -> dict[str, Category]:
 # --- how a record reads in a summary and a report ------------------------------------------
 
 
-def _display(record, f) -> object:
-    value = getattr(record, f.attname)
-    if value in (None, "", [], {}):
-        return None
-    if f.choices:
-        return record._get_FIELD_display(f)
-    if isinstance(f, models.BooleanField):
-        return "yes" if value else None
-    if isinstance(f, models.DateTimeField):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, float):
-        return f"{value:g}"
+def _plain(record, f, value):
     return value
+
+
+def _choice(record, f, value):
+    return record._get_FIELD_display(f)
+
+
+def _boolean(record, f, value):
+    return "yes" if value else None
+
+
+def _moment(record, f, value):
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _number(record, f, value):
+    return f"{value:g}" if isinstance(value, float) else value
+
+
+def _converter(f):
+    """How a column's value reads, chosen once per column rather than once per value."""
+    if f.choices:
+        return _choice
+    if isinstance(f, models.BooleanField):
+        return _boolean
+    if isinstance(f, models.DateTimeField):
+        return _moment
+    if isinstance(f, models.FloatField):
+        return _number
+    return _plain
 
 
 @cache
@@ -122,17 +140,25 @@ def _label(f) -> str:
     return text[:1].upper() + text[1:]
 
 
+@cache
+def _detail_readers(model) -> tuple:
+    return tuple((f.attname, f, _label(f), _converter(f)) for f in detail_fields(model))
+
+
 def details(record, *, limit: int | None = None) -> str:
     """'Label: value · Label: value' of the record's filled-in detail columns."""
     parts = []
-    for f in detail_fields(type(record)):
-        value = _display(record, f)
+    for attname, f, label, convert in _detail_readers(type(record)):
+        value = getattr(record, attname)
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        value = convert(record, f, value)
         if value is None:
             continue
         value = str(value)
         if len(value) > DETAIL_VALUE_CHARS:
             value = value[: DETAIL_VALUE_CHARS - 1] + "…"
-        parts.append(f"{_label(f)}: {value}")
+        parts.append(f"{label}: {value}")
         if limit is not None and len(parts) >= limit:
             break
     return " · ".join(parts)
