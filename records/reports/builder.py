@@ -266,12 +266,12 @@ def patient_flowables(patient: Patient, *, with_photo: bool) -> list:
         ("Physician", str(patient.physician) if patient.physician_id else ""),
     ]
     rows = [[pdf.text(k, "cell"), pdf.text(v, "cell")] for k, v in facts if v not in (None, "")]
-    table = Table(rows, colWidths=[30 * mm, 110 * mm])
+    table = Table(rows, colWidths=[30 * mm, 110 * mm], hAlign="LEFT")
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     out = [pdf.text("Patient", "h2")]
     image = _photo(patient) if with_photo else None
     if image is not None:
-        out.append(Table([[table, image]], colWidths=[145 * mm, 35 * mm]))
+        out.append(Table([[table, image]], colWidths=[145 * mm, 35 * mm], hAlign="LEFT"))
     else:
         out.append(table)
     return out

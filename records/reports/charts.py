@@ -88,11 +88,10 @@ def trend_chart(title: str, series: dict[str, list[tuple]], unit: str = "") -> D
     drawing.add(plot)
     if len(lines) > 1:
         legend = LineLegend()
-        legend.x, legend.y = WIDTH - 160, HEIGHT - 8
+        legend.x, legend.y = WIDTH - 120 * len(lines), HEIGHT - 8
         legend.fontName, legend.fontSize = FONT, 7
         legend.columnMaximum = 1
-        legend.alignment = "right"
         legend.colorNamePairs = list(zip(LINE_COLOURS, series.keys(), strict=False))
-        legend.deltax = 70
+        legend.deltax = 120
         drawing.add(legend)
     return drawing
