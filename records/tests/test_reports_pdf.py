@@ -67,6 +67,24 @@ def readings(patient, days=30):
         )
 
 
+def photo_of(patient):
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    from patients.models import PatientPhoto
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, "JPEG")
+    photo = PatientPhoto(patient=patient, file_size=len(buffer.getvalue()), width=40, height=30)
+    photo.file.save("me.jpg", ContentFile(buffer.getvalue()), save=False)
+    photo.save()
+    return photo
+
+
+def images_in(content: bytes) -> int:
+    return sum(len(page.images) for page in PdfReader(io.BytesIO(content)).pages)
+
+
 class TestContent:
     def test_names_records_charts_and_page_numbers(self, alice_api, accented):
         med = MedicationFactory(patient=accented, medication_name="Ибупрофен 200 mg")
@@ -136,6 +154,15 @@ class TestContent:
         assert text.index("Earlier") < text.index("Later")
         assert "Jiří Novák" in text and "Gout" in text
         assert "Summary" not in text
+
+    def test_the_profile_picture_when_asked(self, alice_api, patient, settings, tmp_path):
+        settings.MEDIA_ROOT = tmp_path
+        photo_of(patient)
+        med = MedicationFactory(patient=patient)
+        body = {"selected_records": [{"category": "medications", "record_ids": [med.pk]}]}
+        with_photo = generate(alice_api, {**body, "include_profile_picture": True})
+        without = generate(alice_api, {**body, "include_profile_picture": False})
+        assert images_in(with_photo) == 1 and images_in(without) == 0
 
     def test_lab_trend_chart(self, alice_api, patient):
         for day, value in ((1, 90), (40, 104), (80, 97)):
