@@ -141,7 +141,7 @@ def patient_details(patient_id: int, unit_system: str) -> dict[str, tuple[str, o
     return details
 
 
-def plain(value, column_type: str | None = None):
+def plain(value):
     """A value as JSON shows it: dates and times in ISO 8601 (datetimes in the facility's
     zone, as the API writes them), everything else as stored."""
     if isinstance(value, datetime):
@@ -153,6 +153,31 @@ def plain(value, column_type: str | None = None):
     if hasattr(value, "isoformat"):  # a time
         return value.isoformat()
     return value
+
+
+def _iso(value):
+    return None if value is None else value.isoformat()
+
+
+def _local_iso():
+    zone = timezone.get_current_timezone()
+
+    def formatted(value):
+        if value is None:
+            return None
+        return (value.astimezone(zone) if value.tzinfo else value).isoformat()
+
+    return formatted
+
+
+def plain_formatter(column_type: str):
+    """plain() for one column, chosen once per table: rows are formatted by the hundred
+    thousand, so the type tests are not repeated per cell. None = the value as stored."""
+    if column_type == "datetime":
+        return _local_iso()
+    if column_type in ("date", "time"):
+        return _iso
+    return None
 
 
 def as_text(value) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import orjson
 from django.utils import timezone
 
-from records.export.job import ExportJob, plain
+from records.export.job import ExportJob, plain, plain_formatter
 
 BLOCK_BYTES = 64 * 1024
 
@@ -55,11 +55,18 @@ def json_chunks(job: ExportJob) -> Iterator[bytes]:
             block += _dump(scope.value) + b":["
             current_scope, first_row = scope, True
         keys = ["type", *section.keys]
+        formatted = [
+            (index, fn)
+            for index, fn in enumerate(plain_formatter(c.type) for c in section.columns)
+            if fn is not None
+        ]
         for row in job.rows(scope, section, queryset):
             if not first_row:
                 block += b","
             first_row = False
-            block += _dump(dict(zip(keys, [section.type_name, *map(plain, row)], strict=True)))
+            for index, fn in formatted:
+                row[index] = fn(row[index])
+            block += _dump(dict(zip(keys, [section.type_name, *row], strict=True)))
             if len(block) >= BLOCK_BYTES:
                 yield bytes(block)
                 block.clear()
