@@ -7,6 +7,7 @@ class RecordsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from records.reports import receivers  # noqa: F401 - connects its receivers
         from records.search import index
 
         index.connect_receivers()

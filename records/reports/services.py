@@ -178,15 +178,5 @@ def reports_sweep(now=None) -> dict:
 
 
 def report_delete(*, report: GeneratedReport) -> None:
-    """Deletes the row, and its bytes once the deletion has committed."""
-    key = report.storage_key
+    """Deletes the row; its bytes follow once the deletion commits (records/reports/receivers)."""
     report.delete()
-    if key:
-        transaction.on_commit(lambda: _delete_bytes(key))
-
-
-def _delete_bytes(key: str) -> None:
-    try:
-        report_storage().delete(key)
-    except OSError:
-        logger.warning("Could not delete the stored report %s", key, exc_info=True)

@@ -388,6 +388,16 @@ class TestListDownloadDelete:
             alice_api.delete(f"{BASE}/{report.pk}")
         assert not (report_storage / report.storage_key).exists()
 
+    def test_the_bytes_go_with_the_patient(
+        self, alice_api, patient, report_storage, django_capture_on_commit_callbacks
+    ):
+        report = self.make_report(alice_api, patient)
+        assert (report_storage / report.storage_key).exists()
+        with django_capture_on_commit_callbacks(execute=True):
+            patient.delete()
+        assert not GeneratedReport.objects.exists()
+        assert not (report_storage / report.storage_key).exists()
+
     def test_another_users_report_is_404(self, alice_api, client_for, bob, shared_patient):
         report = self.make_report(alice_api, shared_patient)
         bob_api = client_for(bob)
