@@ -348,6 +348,16 @@ class TestGenerate:
         response = alice_api.post(f"{BASE}/generate", body, format="json")
         assert response.status_code == 422, response.content
 
+    @pytest.mark.parametrize("body", [[], "medications", [{"category": "medications"}]])
+    def test_bodies_that_are_not_objects_are_refused(self, alice_api, patient, body):
+        response = alice_api.post(f"{BASE}/generate", body, format="json")
+        assert response.status_code in (400, 422), response.content
+        assert response.json()["status"] == "error"
+
+    def test_no_patient_at_all_is_404(self, client_for, mallory):
+        response = client_for(mallory).get(f"{BASE}/data-summary")
+        assert response.status_code == 404
+
 
 class TestListDownloadDelete:
     def make_report(self, api, patient):
