@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patients.models import Patient
-from records.export.scopes import ALL, Scope, Section, all_scopes, count_subquery
+from records.export.scopes import ALL, Scope, Section, count_subquery
 from records.export.units import IMPERIAL, converter, shown_unit, unit_of_help_text
 
 # Rows fetched per round trip while streaming (PostgreSQL: a server-side cursor).
@@ -49,11 +49,6 @@ class ExportJob:
     scope_value: str = ALL  # what was asked for ("all" or one scope), for names and headers
     _counts: dict | None = field(default=None, repr=False)
     _patient: dict | None = field(default=None, repr=False)
-
-    @classmethod
-    def for_scope(cls, patient_id: int, scope_value: str, **options) -> ExportJob:
-        scopes = list(all_scopes().values()) if scope_value == ALL else [all_scopes()[scope_value]]
-        return cls(patient_id=patient_id, scopes=scopes, scope_value=scope_value, **options)
 
     # --- counts -------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Func, Q
 
-from patients.models import Patient, PatientOwnedModel, record_models
+from patients.models import Patient, record_models
 from records.export.units import converter, shown_unit, unit_of_help_text
 
 # Columns never exported: the patient is the export's subject, the tag index mirrors `tags`.
@@ -319,7 +319,3 @@ def scope_of_record_type(record_type: str) -> Scope | None:
         if route.prefix == record_type and kind is not None:
             return find_scope(kind.export_scope)
     return None
-
-
-def is_record_model(model) -> bool:
-    return issubclass(model, PatientOwnedModel)

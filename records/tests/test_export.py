@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 
 from patients.models import PatientShare
 from records.export.scopes import all_scopes
@@ -422,3 +423,34 @@ def test_metric_temperature_of_a_stored_value(alice_api, shared_patient):
 def test_the_medication_model_is_exported_by_its_kind():
     scope = all_scopes()[Medication.kind.export_scope]
     assert [section.model for section in scope.sections] == [Medication]
+
+
+def test_expired_share_can_no_longer_export(client_for, bob, records, shared_patient):
+    share = PatientShare.objects.get(patient=shared_patient, grantee=bob)
+    share.expires_at = timezone.now() - timedelta(minutes=1)
+    share.save(update_fields=["expires_at"])
+    response = client_for(bob).get(f"{BASE}/medications?patient_id={shared_patient.pk}")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "url,status",
+    [
+        (f"{BASE}/summary?start_date=not-a-date", 422),
+        (f"{BASE}/summary?patient_id=abc", 422),
+        (f"{BASE}/summary?patient_id=987654", 404),
+        (f"{BASE}/medications?format=docx", 422),
+        (f"{BASE}/medications?end_date=2024-01-01&start_date=2024-02-01", 422),
+        (f"{BASE}/data?format=csv&scope=medications&patient_id=987654", 404),
+    ],
+)
+def test_other_bad_queries(alice_api, records, url, status):
+    response = alice_api.get(url)
+    assert response.status_code == status, response.content
+    assert response.json()["status"] == "error"
+
+
+def test_summary_with_a_date_range_counts_what_a_dated_export_holds(alice_api, records):
+    response = alice_api.get(f"{BASE}/summary?start_date=2024-01-02&end_date=2024-01-03")
+    counts = response.json()["data"]["counts"]
+    assert counts["medications"] == 2
