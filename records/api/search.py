@@ -184,8 +184,7 @@ class SearchView(ApiView):
 
 def ranked_answer(search: query.Search, limit: int) -> dict:
     models = query.models_by_key()
-    total = sum(query.counts(search).values())
-    hits = query.ranked_page(search, 0, limit) if total else []
+    found = query.search(search, 0, limit, per_type=False)
     return {
         "results": [
             {
@@ -194,9 +193,9 @@ def ranked_answer(search: query.Search, limit: int) -> dict:
                 "name": hit.title or _untitled(models[hit.record_type], hit),
                 "patient_id": hit.patient_id,
             }
-            for hit in hits
+            for hit in found.hits
         ],
-        "total": total,
+        "total": found.total,
     }
 
 
@@ -208,10 +207,10 @@ def _untitled(model, hit) -> str:
 
 def grouped_answer(request, search: query.Search, skip: int, limit: int) -> dict:
     models = query.models_by_key()
-    counts = query.counts(search)
-    hits = query.grouped_page(search, skip, limit) if counts else []
+    found = query.search(search, skip, limit, per_type=True)
+    counts = found.counts
     by_type: dict[str, list] = {}
-    for hit in hits:
+    for hit in found.hits:
         by_type.setdefault(hit.record_type, []).append(hit)
     shown = search.types or tuple(m.kind.name for m in query.indexed_models())
     results = {}

@@ -158,19 +158,26 @@ def _install_postgresql(connection) -> None:
 # --- matching -------------------------------------------------------------------------------
 
 
-def match_sql(connection, words: list[str]) -> tuple[list[str], list]:
-    """WHERE conditions (on the alias `e` of records_searchentry) and their parameters that
-    keep the entries whose terms hold every one of `words` (each already in term form)."""
+def matched_entries(connection, words: list[str]) -> tuple[str, list[str], list]:
+    """A FROM clause naming records_searchentry `e`, WHERE conditions and their parameters
+    (in that order) that keep the entries whose terms hold every one of `words` (each
+    already in term form)."""
     long_words = [w for w in words if len(w) >= SUBSTRING_MIN]
     short_words = [w for w in words if len(w) < SUBSTRING_MIN]
-    conditions: list[str] = []
-    params: list = []
     if connection.vendor == "sqlite":
+        parts, params = [], []
         for table, chosen, prefix in ((TRIGRAMS, long_words, False), (WORDS, short_words, True)):
             if chosen:
-                conditions.append(f"e.id IN (SELECT rowid FROM {table} WHERE {table} MATCH %s)")
+                parts.append(f"SELECT rowid AS id FROM {table} WHERE {table} MATCH %s")
                 params.append(_fts_phrase(chosen, prefix))
-        return conditions, params
+        if not parts:
+            return f"{TABLE} e", [], []
+        # The text index first, then each match's entry by its id (CROSS JOIN keeps that
+        # order): the planner would otherwise walk all the patient's entries and look each
+        # up in the list of matches.
+        matches = " INTERSECT ".join(parts)
+        return f"({matches}) m CROSS JOIN {TABLE} e ON e.id = m.id", [], params
+    conditions, params = [], []
     for word in long_words:
         # Terms hold no % or _, so the word needs no LIKE escaping.
         conditions.append("e.body LIKE %s")
@@ -178,4 +185,4 @@ def match_sql(connection, words: list[str]) -> tuple[list[str], list]:
     if short_words:
         conditions.append(f"{TSVECTOR.format(column='e.body')} @@ to_tsquery('simple', %s)")
         params.append(" & ".join(f"{word}:*" for word in short_words))
-    return conditions, params
+    return f"{TABLE} e", conditions, params

@@ -2,13 +2,20 @@
 
 A search is a filter on the index (the patients the user may see, types, dates, the query's
 words) and an order; it answers either per type (counts and a page of each group: the web
-app's form) or as one ranked list with its total (the contract's form). Two queries either
-way, however many records match; the records themselves are then shown by items.py.
+app's form) or as one ranked list with its total (the contract's form). One statement
+answers both the counts and the page, however many records match; the records themselves
+are then shown by items.py.
+
+- With words, the matching entries are gathered once (the text index, then each match's
+  entry) and both ranked (a window per type, or over all) and counted from that set.
+- Without words (the web app's "list everything"), the counts come from the (patient, type,
+  date) index alone and each type's page is read in that index's order, so listing a
+  patient's 100,000 records never sorts them.
 
 Ranking: a record whose name is the query comes first, then names that start with it, then
 the other matches; within a rank, the newest first. The order is the same on both databases
-(names compare byte-wise, ties broken by the record's type and id), so SQLite and PostgreSQL
-answer alike.
+(names compare byte-wise, dates without a value last, ties broken by the record's type and
+id), so SQLite and PostgreSQL answer alike.
 """
 
 from __future__ import annotations
@@ -20,13 +27,15 @@ from django.db import connections, router
 
 from patients.access import Level, accessible_patient_ids
 from records.models import SearchEntry
-from records.search.backends import match_sql
+from records.search.backends import matched_entries
 from records.search.index import indexed_models, term_text
 
 SORTS = ("relevance", "date_desc", "date_asc", "title", "title_desc")
 DEFAULT_SORT = "date_desc"
 # The score shown per rank (exact name, name prefix, elsewhere).
 SCORES = (1.0, 0.9, 0.6)
+TABLE = SearchEntry._meta.db_table
+COLUMNS = ("record_type", "record_id", "patient_id", "title", "record_date", "folded_title")
 
 
 def models_by_key() -> dict[str, type]:
@@ -54,6 +63,11 @@ class Search:
         words = tuple(w for w in (term_text(part) for part in (self.q or "").split()) if w)
         object.__setattr__(self, "words", words)
 
+    @property
+    def nothing_to_match(self) -> bool:
+        """Only punctuation typed: no record can hold it."""
+        return bool((self.q or "").strip()) and not self.words
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -69,11 +83,21 @@ class Hit:
         return SCORES[self.rank]
 
 
+@dataclass
+class Found:
+    counts: dict[str, int]  # {record type: matches}, types with at least one
+    hits: list[Hit]  # the page, in order (per type, or overall)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
 def _connection():
     return connections[router.db_for_read(SearchEntry)]
 
 
-def _where(search: Search, connection) -> tuple[str, list]:
+def _filters(search: Search, connection) -> tuple[list[str], list]:
     conditions, params = [], []
     if search.patient_id is not None:
         conditions.append("e.patient_id = %s")
@@ -89,12 +113,9 @@ def _where(search: Search, connection) -> tuple[str, list]:
         if bound is not None:
             conditions.append(f"e.record_date {operator} %s")
             params.append(connection.ops.adapt_datefield_value(bound))
-    if (search.q or "").strip() and not search.words:
-        conditions.append("1 = 0")  # only punctuation typed: nothing can hold it
-    matched, match_params = match_sql(connection, list(search.words))
-    conditions.extend(matched)
-    params.extend(match_params)
-    return " AND ".join(conditions), params
+    if search.nothing_to_match:
+        conditions.append("1 = 0")
+    return conditions, params
 
 
 def _rank(search: Search) -> tuple[str, list]:
@@ -108,75 +129,99 @@ def _rank(search: Search) -> tuple[str, list]:
     )
 
 
-def _order(search: Search, connection, rank: str) -> str:
-    title = 'e.folded_title COLLATE "C"' if connection.vendor == "postgresql" else "e.folded_title"
-    newest = "e.record_date IS NULL, e.record_date DESC, e.record_type, e.record_id DESC"
+def _order(sort: str, connection, alias: str) -> str:
+    """The ORDER BY of `sort` over rows named `alias` (with a `rnk` column for relevance).
+    Dates without a value go last both ways, as the two databases would not agree on it."""
+    p = f"{alias}."
+    postgresql = connection.vendor == "postgresql"
+    title = f'{p}folded_title COLLATE "C"' if postgresql else f"{p}folded_title"
+    # SQLite puts NULL last in a descending order by itself, which lets it read the date
+    # index in order; PostgreSQL needs telling.
+    newest = f"{p}record_date DESC" + (" NULLS LAST" if postgresql else "")
+    newest += f", {p}record_type, {p}record_id DESC"
     return {
-        "relevance": f"{rank}, {newest}",
+        "relevance": f"{p}rnk, {newest}",
         "date_desc": newest,
-        "date_asc": "e.record_date IS NULL, e.record_date, e.record_type, e.record_id",
-        "title": f"{title}, e.record_type, e.record_id",
-        "title_desc": f"{title} DESC, e.record_type DESC, e.record_id DESC",
-    }[search.sort]
-
-
-def _hits(cursor) -> list[Hit]:
-    return [
-        Hit(row[0], row[1], row[2], row[3], _as_date(row[4]), row[5]) for row in cursor.fetchall()
-    ]
+        "date_asc": f"{p}record_date IS NULL, {p}record_date, {p}record_type, {p}record_id",
+        "title": f"{title}, {p}record_type, {p}record_id",
+        "title_desc": f"{title} DESC, {p}record_type DESC, {p}record_id DESC",
+    }[sort]
 
 
 def _as_date(value):
     return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
 
-COLUMNS = "e.record_type, e.record_id, e.patient_id, e.title, e.record_date"
+def _found(rows) -> Found:
+    """Rows of (type, id, patient, title, date, rank, position or count): page rows have an
+    id; the count rows (one per type) have none. The page comes back in position order."""
+    counts, page = {}, []
+    for record_type, record_id, patient_id, title, record_date, rank, number in rows:
+        if record_id is None:
+            counts[record_type] = number
+        else:
+            hit = Hit(record_type, record_id, patient_id, title, _as_date(record_date), rank)
+            page.append((number, hit))
+    page.sort(key=lambda pair: pair[0])  # stable: per type, positions stay in type order
+    return Found(counts, [hit for _, hit in page])
 
 
-def counts(search: Search) -> dict[str, int]:
-    """{record type: matches}, for the types with at least one."""
-    connection = _connection()
-    where, params = _where(search, connection)
+def _run(connection, sql: str, params: list) -> list:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT e.record_type, COUNT(*) FROM {SearchEntry._meta.db_table} e "
-            f"WHERE {where} GROUP BY e.record_type",
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def search(search: Search, skip: int, limit: int, *, per_type: bool) -> Found:
+    """The counts per type and one page: rows skip+1 … skip+limit of each type (per_type) or
+    of all matches. Hits of one type keep their order; per type, types may interleave."""
+    connection = _connection()
+    if per_type and not search.words:
+        return _listing(search, connection, skip, limit)
+    source, match_conditions, match_params = matched_entries(connection, list(search.words))
+    conditions, params = _filters(search, connection)
+    rank, rank_params = _rank(search)
+    columns = ", ".join(f"e.{name}" for name in COLUMNS)
+    window = "PARTITION BY h.record_type " if per_type else ""
+    order = _order(search.sort, connection, "h")
+    # One statement: the matches gathered once, then ranked (the page) and counted.
+    sql = (
+        f"WITH hits AS MATERIALIZED (SELECT {columns}, {rank} AS rnk FROM {source} "
+        f"WHERE {' AND '.join([*match_conditions, *conditions])}) "
+        "SELECT record_type, record_id, patient_id, title, record_date, rnk, position FROM "
+        f"(SELECT h.*, ROW_NUMBER() OVER ({window}ORDER BY {order}) AS position FROM hits h) "
+        "ranked WHERE position > %s AND position <= %s "
+        "UNION ALL SELECT record_type, NULL, NULL, NULL, NULL, NULL, COUNT(*) FROM hits "
+        "GROUP BY record_type"
+    )
+    return _found(_run(connection, sql, [*rank_params, *match_params, *params, skip, skip + limit]))
+
+
+def _listing(search: Search, connection, skip: int, limit: int) -> Found:
+    """Every record (no words): counts from the index, then each type's page in the index's
+    order — the types with rows on this page only."""
+    conditions, params = _filters(search, connection)
+    where = " AND ".join(conditions)
+    counts = dict(
+        _run(
+            connection,
+            f"SELECT e.record_type, COUNT(*) FROM {TABLE} e WHERE {where} GROUP BY e.record_type",
             params,
         )
-        return dict(cursor.fetchall())
-
-
-def grouped_page(search: Search, skip: int, limit: int) -> list[Hit]:
-    """Rows skip+1 … skip+limit of each type's matches, in the search's order."""
-    connection = _connection()
-    where, params = _where(search, connection)
-    rank, rank_params = _rank(search)
-    order = _order(search, connection, rank)
-    # The rank appears twice (selected, and in the window's order when sorting by it).
-    order_params = rank_params if search.sort == "relevance" else []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT record_type, record_id, patient_id, title, record_date, rnk FROM ("
-            f"SELECT {COLUMNS}, {rank} AS rnk, ROW_NUMBER() OVER "
-            f"(PARTITION BY e.record_type ORDER BY {order}) AS position "
-            f"FROM {SearchEntry._meta.db_table} e WHERE {where}"
-            ") ranked WHERE position > %s AND position <= %s ORDER BY record_type, position",
-            [*rank_params, *order_params, *params, skip, skip + limit],
+    )
+    shown = sorted(name for name, count in counts.items() if count > skip)
+    if not shown:
+        return Found(counts, [])
+    columns = ", ".join(f"e.{name}" for name in COLUMNS)
+    # Without words every record ranks alike: relevance is the newest first.
+    order = _order(DEFAULT_SORT if search.sort == "relevance" else search.sort, connection, "e")
+    parts, part_params = [], []
+    for number, record_type in enumerate(shown):
+        parts.append(
+            f"SELECT * FROM (SELECT {columns}, 0 AS rnk, 0 AS position FROM {TABLE} e "
+            f"WHERE {where} AND e.record_type = %s ORDER BY {order} LIMIT %s OFFSET %s) p{number}"
         )
-        return _hits(cursor)
-
-
-def ranked_page(search: Search, skip: int, limit: int) -> list[Hit]:
-    """Rows skip+1 … skip+limit of all matches, in the search's order."""
-    connection = _connection()
-    where, params = _where(search, connection)
-    rank, rank_params = _rank(search)
-    order = _order(search, connection, rank)
-    order_params = rank_params if search.sort == "relevance" else []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {COLUMNS}, {rank} FROM {SearchEntry._meta.db_table} e WHERE {where} "
-            f"ORDER BY {order} LIMIT %s OFFSET %s",
-            [*rank_params, *params, *order_params, limit, skip],
-        )
-        return _hits(cursor)
+        part_params += [*params, record_type, limit, skip]
+    rows = _run(connection, " UNION ALL ".join(parts), part_params)
+    hits = [Hit(row[0], row[1], row[2], row[3], _as_date(row[4]), 0) for row in rows]
+    return Found(counts, hits)

@@ -10,7 +10,7 @@ from django.db import connection
 from records.models import SearchEntry
 from records.search import backends
 from records.search.index import indexed_models
-from records.search.query import Search, counts
+from records.search.query import Search, search
 from records.tests.factories import ConditionFactory, MedicationFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ postgresql_only = pytest.mark.skipif(
 
 
 def matches(user, q):
-    return sum(counts(Search(user=user, q=q)).values())
+    return search(Search(user=user, q=q), 0, 20, per_type=True).total
 
 
 @sqlite_only
