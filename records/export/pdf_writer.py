@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from tempfile import SpooledTemporaryFile
 
+from django.utils import timezone
 from reportlab.lib.units import mm
 from reportlab.platypus import Spacer
 
 from records import pdf
 from records.export.job import ExportJob, as_text
-from records.export.scopes import Column, Section, name_field_of
+from records.export.scopes import Section, name_field_of
 
 PDF_MAX_ROWS = 5000
 TABLE_BLOCK_ROWS = 150
@@ -35,26 +36,42 @@ class TooManyRows(Exception):
     pass
 
 
+def _local_minutes(value) -> str:
+    if value is None:
+        return ""
+    if timezone.is_aware(value):
+        value = timezone.localtime(value)
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def _pdf_text(column_type: str):
+    """How a cell reads on paper: datetimes to the minute, in the facility's zone."""
+    return _local_minutes if column_type == "datetime" else as_text
+
+
+def _has_value(value) -> bool:
+    # False is left out like an empty cell: "Reminder enabled: false" on every row is noise.
+    return value not in (None, "", [], {}, False)
+
+
 def _shown_columns(section: Section, rows: list[list]) -> tuple[list[int], list[int]]:
-    """(indexes of the table's columns, indexes gathered under Details), empty ones left out."""
+    """(indexes of the table's columns, indexes gathered under Details), empty ones left out.
+
+    The record's name and date come first and always have a column; then the short fields."""
     columns = section.columns
-    filled = [any(row[i] not in (None, "", [], {}) for row in rows) for i in range(len(columns))]
-
-    def wanted(i: int, column: Column) -> bool:
-        return filled[i] and column.key not in METADATA and not column.key.endswith("_id")
-
-    title = name_field_of(section.model)
+    filled = [any(_has_value(row[i]) for row in rows) for i in range(len(columns))]
     kind = getattr(section.model, "kind", None)
-    first = [c.key for c in columns if c.key in (title, kind.date if kind else None)]
-    order = sorted(
-        (i for i, c in enumerate(columns) if wanted(i, c)),
-        key=lambda i: (
-            columns[i].key not in first,
-            first.index(columns[i].key) if columns[i].key in first else 0,
-        ),
-    )
-    narrow = [i for i in order if not columns[i].wide][:NARROW_COLUMNS]
-    details = [i for i in order if i not in narrow]
+    leading = [name_field_of(section.model), kind.date if kind else None]
+    first = [
+        i for key in leading for i, c in enumerate(columns) if key and c.key == key and filled[i]
+    ]
+    rest = [
+        i
+        for i, c in enumerate(columns)
+        if filled[i] and i not in first and c.key not in METADATA and not c.key.endswith("_id")
+    ]
+    narrow = first + [i for i in rest if not columns[i].wide][: max(NARROW_COLUMNS - len(first), 0)]
+    details = [i for i in rest if i not in narrow]
     return narrow, details
 
 
@@ -67,15 +84,12 @@ def _section_flowables(job: ExportJob, scope, section: Section, rows: list[list]
     else:
         widths = [PAGE_WIDTH / max(len(narrow), 1)] * len(narrow)
     body = []
+    shown = [_pdf_text(column.type) for column in section.columns]
     for row in rows:
-        line = [as_text(row[i]) for i in narrow]
+        line = [shown[i](row[i]) for i in narrow]
         if details:
             line.append(
-                "\n".join(
-                    f"{headers[i]}: {as_text(row[i])}"
-                    for i in details
-                    if row[i] not in (None, "", [], {})
-                )
+                "\n".join(f"{headers[i]}: {as_text(row[i])}" for i in details if _has_value(row[i]))
             )
         body.append(line)
     title = scope.label if scope.label == section.label else f"{scope.label}: {section.label}"
