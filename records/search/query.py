@@ -162,7 +162,8 @@ def _found(rows) -> Found:
         else:
             hit = Hit(record_type, record_id, patient_id, title, _as_date(record_date), rank)
             page.append((number, hit))
-    page.sort(key=lambda pair: pair[0])  # stable: per type, positions stay in type order
+    # Stable: rows of equal position (the overall page, all 0) stay in the statement's order.
+    page.sort(key=lambda pair: pair[0])
     return Found(counts, [hit for _, hit in page])
 
 
@@ -182,19 +183,28 @@ def search(search: Search, skip: int, limit: int, *, per_type: bool) -> Found:
     conditions, params = _filters(search, connection)
     rank, rank_params = _rank(search)
     columns = ", ".join(f"e.{name}" for name in COLUMNS)
-    window = "PARTITION BY h.record_type " if per_type else ""
     order = _order(search.sort, connection, "h")
+    if per_type:  # a window numbers each type's matches in order
+        page = (
+            "SELECT record_type, record_id, patient_id, title, record_date, rnk, position FROM "
+            f"(SELECT h.*, ROW_NUMBER() OVER (PARTITION BY h.record_type ORDER BY {order}) "
+            "AS position FROM hits h) ranked WHERE position > %s AND position <= %s"
+        )
+        page_params = [skip, skip + limit]
+    else:  # the top rows only: no need to number every match
+        page = (
+            "SELECT * FROM (SELECT record_type, record_id, patient_id, title, record_date, rnk, "
+            f"0 AS position FROM hits h ORDER BY {order} LIMIT %s OFFSET %s) page"
+        )
+        page_params = [limit, skip]
     # One statement: the matches gathered once, then ranked (the page) and counted.
     sql = (
         f"WITH hits AS MATERIALIZED (SELECT {columns}, {rank} AS rnk FROM {source} "
         f"WHERE {' AND '.join([*match_conditions, *conditions])}) "
-        "SELECT record_type, record_id, patient_id, title, record_date, rnk, position FROM "
-        f"(SELECT h.*, ROW_NUMBER() OVER ({window}ORDER BY {order}) AS position FROM hits h) "
-        "ranked WHERE position > %s AND position <= %s "
-        "UNION ALL SELECT record_type, NULL, NULL, NULL, NULL, NULL, COUNT(*) FROM hits "
-        "GROUP BY record_type"
+        f"{page} UNION ALL SELECT record_type, NULL, NULL, NULL, NULL, NULL, COUNT(*) "
+        "FROM hits GROUP BY record_type"
     )
-    return _found(_run(connection, sql, [*rank_params, *match_params, *params, skip, skip + limit]))
+    return _found(_run(connection, sql, [*rank_params, *match_params, *params, *page_params]))
 
 
 def _listing(search: Search, connection, skip: int, limit: int) -> Found:
