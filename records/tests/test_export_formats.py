@@ -315,3 +315,5 @@ def test_dates_are_iso_in_csv(alice_api, shared_patient):
     record = dict(zip(rows[0], rows[1], strict=True))
     assert record["Effective period start"] == "2023-02-01"
     assert record["Created at"][:4].isdigit() and "T" in record["Created at"]
+    assert record["Reminder enabled"] == "false"
+    assert record["Effective period end"] == ""
