@@ -37,9 +37,11 @@ def fold(text) -> str:
     """Lower case, accents removed, whitespace squeezed: "  Café\tAU lait " → "cafe au lait"."""
     if text is None:
         return ""
-    decomposed = unicodedata.normalize("NFKD", str(text))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", bare.casefold()).strip()
+    text = str(text)
+    if not text.isascii():  # plain ASCII (most text) has nothing to decompose
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", text.casefold()).strip()
 
 
 def terms(text) -> list[str]:

@@ -21,7 +21,11 @@ def _values(kind, record):
         yield ", ".join(str(tag) for tag in tags)
 
 
-def _matches(terms: str, word: str) -> bool:
+def _matches(value: str, word: str) -> bool:
+    folded = fold(value)
+    if word.split()[0] not in folded:  # cheap test first: most fields do not hold the word
+        return False
+    terms = term_text(folded)
     if len(word) >= 3:
         return word in terms
     return any(term.startswith(word) for term in terms.split())
@@ -43,6 +47,6 @@ def highlight(kind, record, words) -> str:
     values = list(_values(kind, record))
     for word in words:
         for value in values:
-            if _matches(term_text(value), word):
+            if _matches(value, word):
                 return _cut(value, word)
     return _cut(values[0], "") if values else ""
