@@ -60,15 +60,19 @@ def cell_formatter(column_type: str):
     return plain_formatter(column_type) or cell  # datetimes in the facility zone; the rest
 
 
-def csv_chunks(job: ExportJob, *, with_patient: bool | None = None) -> Iterator[bytes]:
+def is_sectioned(job: ExportJob, tables: list | None = None) -> bool:
+    """Several tables (or scope "all") make a sectioned CSV; one table a plain one."""
+    return job.scope_value == ALL or len(list(job.tables()) if tables is None else tables) > 1
+
+
+def csv_chunks(job: ExportJob) -> Iterator[bytes]:
     """The export as CSV bytes, in blocks."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     tables = list(job.tables())
-    show_patient = job.include_patient_info if with_patient is None else with_patient
-    sectioned = job.scope_value == ALL or len(tables) > 1
-    if sectioned and show_patient:
+    sectioned = is_sectioned(job, tables)
+    if sectioned and job.include_patient_info:
         writer.writerow(["Patient"])
         for label, value in job.patient().values():
             writer.writerow([label, cell(value)])

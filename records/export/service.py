@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from records.export.attachments import attached_files
 from records.export.bundle import Member, safe_member_name, zip_chunks
-from records.export.csv_writer import csv_chunks, patient_csv
+from records.export.csv_writer import csv_chunks, is_sectioned, patient_csv
 from records.export.job import ExportJob
 from records.export.json_writer import json_chunks
 from records.export.pdf_writer import file_chunks, render_pdf
@@ -62,7 +62,8 @@ def export_download(job: ExportJob, fmt: str, *, include_files: bool = False) ->
     if not include_files:
         return Download(content(), CONTENT_TYPES[fmt], f"{stem}.{fmt}")
     members = [Member(f"{stem}.{fmt}", content, compress=fmt != PDF)]
-    if fmt == CSV and job.include_patient_info and len(list(job.tables())) == 1:
+    if fmt == CSV and job.include_patient_info and not is_sectioned(job):
+        # A plain CSV leaves the patient's details out; the bundle carries them beside it.
         members.append(Member("patient.csv", lambda: patient_csv(job)))
     missing: list[str] = []
     files = _attachment_members(job, missing)

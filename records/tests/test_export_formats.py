@@ -317,3 +317,18 @@ def test_dates_are_iso_in_csv(alice_api, shared_patient):
     assert record["Created at"][:4].isdigit() and "T" in record["Created at"]
     assert record["Reminder enabled"] == "false"
     assert record["Effective period end"] == ""
+
+
+@pytest.mark.parametrize("scope,carries_patient_csv", [("medications", True), ("all", False)])
+def test_a_plain_csv_in_a_zip_has_the_patient_beside_it(
+    alice_api, shared_patient, scope, carries_patient_csv
+):
+    MedicationFactory(patient=shared_patient)
+    response = alice_api.get(f"{BASE}/data?format=csv&scope={scope}&include_files=true")
+    archive = zipfile.ZipFile(io.BytesIO(body_of(response)))
+    assert ("patient.csv" in archive.namelist()) is carries_patient_csv
+    export = next(n for n in archive.namelist() if n.startswith("medikeep-"))
+    # The sectioned CSV carries the patient's section itself.
+    assert ("Patient" in archive.read(export).decode("utf-8-sig").splitlines()[0]) is not (
+        carries_patient_csv
+    )
