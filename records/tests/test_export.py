@@ -454,3 +454,12 @@ def test_summary_with_a_date_range_counts_what_a_dated_export_holds(alice_api, r
     response = alice_api.get(f"{BASE}/summary?start_date=2024-01-02&end_date=2024-01-03")
     counts = response.json()["data"]["counts"]
     assert counts["medications"] == 2
+
+
+def test_the_web_apps_query_with_empty_dates(alice_api, records):
+    response = alice_api.get(
+        f"{BASE}/data?format=json&scope=all&include_files=false&include_patient_info=true"
+        "&unit_system=imperial&start_date=&end_date="
+    )
+    assert response.status_code == 200, response.content
+    assert json.loads(body_of(response))["counts"]["medications"] == 3
