@@ -181,6 +181,15 @@ def pdf_response(report: GeneratedReport) -> FileResponse:
     return response
 
 
+def may_queue(request, serializer) -> bool:
+    """Whether a large report may be answered with 202. The web app saves whatever a 2xx
+    generate answers as the PDF, so its body gets the PDF whatever the size (at most 5,000
+    chosen records) unless the request asks for the queued answer (`Prefer: respond-async`,
+    RFC 7240); the spec's body may always be queued (it lists and downloads reports)."""
+    asked = "respond-async" in request.headers.get("Prefer", "").lower()
+    return asked or not isinstance(serializer, AppGenerateSerializer)
+
+
 class GenerateView(ApiView):
     @extend_schema(
         parameters=[PATIENT_PARAM],
@@ -197,7 +206,8 @@ class GenerateView(ApiView):
             " trend_charts} or the spec's {patient_id, report_type, date_range{start,end},"
             " include_sections} (every record of those sections in the range). Answers the PDF,"
             " or 202 with the report's id when it holds more records than"
-            " REPORTS_SYNC_MAX_RECORDS (a worker builds it; GET /custom-reports/ shows it)."
+            " REPORTS_SYNC_MAX_RECORDS (a worker builds it; GET /custom-reports/ shows it):"
+            " always for the spec's body, for the app's only with `Prefer: respond-async`."
         ),
     )
     def post(self, request):
@@ -206,7 +216,9 @@ class GenerateView(ApiView):
         serializer.is_valid(raise_exception=True)
         plan = serializer.plan()
         plan["patient_id"] = report_patient(request, serializer.validated_data.get("patient_id"))
-        report = services.report_generate(user=request.user, plan=plan)
+        report = services.report_generate(
+            user=request.user, plan=plan, may_queue=may_queue(request, serializer)
+        )
         if report.status == ReportStatus.DONE:
             return pdf_response(report)
         body = {

@@ -69,9 +69,10 @@ def check_records_belong(plan: dict) -> None:
         raise FieldValidationError(f"selected_records[{index}].record_ids", message)
 
 
-def report_generate(*, user, plan: dict) -> GeneratedReport:
-    """Writes the report row; builds it now when small, else queues it. Returns the row
-    (done, or pending with its task queued once the transaction commits)."""
+def report_generate(*, user, plan: dict, may_queue: bool = True) -> GeneratedReport:
+    """Writes the report row; builds it now when small (or when the caller cannot take a
+    queued answer: `may_queue` False), else queues it. Returns the row (done, or pending with
+    its task queued once the transaction commits)."""
     check_records_belong(plan)
     expected = count_records(plan)
     report = GeneratedReport.objects.create(
@@ -82,7 +83,7 @@ def report_generate(*, user, plan: dict) -> GeneratedReport:
         request=plan,
         record_count=expected,
     )
-    if expected > settings.REPORTS_SYNC_MAX_RECORDS:
+    if may_queue and expected > settings.REPORTS_SYNC_MAX_RECORDS:
         enqueue(report.pk)
         return report
     report_build(report.pk, final=True)

@@ -34,17 +34,22 @@ def medications(patient):
     )
 
 
+def app_body(medications):
+    return {
+        "selected_records": [
+            {"category": "medications", "record_ids": [m.pk for m in medications]}
+        ],
+        "report_title": "Large",
+    }
+
+
 def request_large(api, medications, capture):
     with capture(execute=True):
         response = api.post(
             f"{BASE}/generate",
-            {
-                "selected_records": [
-                    {"category": "medications", "record_ids": [m.pk for m in medications]}
-                ],
-                "report_title": "Large",
-            },
+            app_body(medications),
             format="json",
+            HTTP_PREFER="respond-async",
         )
     return response
 
@@ -66,23 +71,29 @@ class TestQueued:
         assert download.status_code == 200
         assert b"".join(download.streaming_content).startswith(b"%PDF")
 
+    def test_the_specs_body_is_queued_without_asking(
+        self, alice_api, patient, medications, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = alice_api.post(
+                f"{BASE}/generate", {"include_sections": ["medications"]}, format="json"
+            )
+        assert response.status_code == 202, response.content
+        report = GeneratedReport.objects.get(pk=response.json()["report_id"])
+        assert report.status == "done" and report.record_count == 5
+
+    def test_the_apps_body_gets_its_pdf_whatever_the_size(self, alice_api, medications):
+        # The app saves any 2xx answer of generate as the PDF: it must never get a 202.
+        response = alice_api.post(f"{BASE}/generate", app_body(medications), format="json")
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/pdf"
+        assert GeneratedReport.objects.get().status == "done"
+
     def test_pending_until_a_worker_takes_it(self, alice_api, medications):
         # No commit callbacks run here: the message never reached a worker.
         response = alice_api.post(
             f"{BASE}/generate",
-            {
-                "selected_records": [
-                    {
-                        "category": "medications",
-                        "record_ids": [
-                            medications[0].pk,
-                            medications[1].pk,
-                            medications[2].pk,
-                            medications[3].pk,
-                        ],
-                    }
-                ]
-            },
+            {"include_sections": ["medications"], "report_title": "Later"},
             format="json",
         )
         assert response.status_code == 202
