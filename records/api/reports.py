@@ -278,6 +278,9 @@ class ReportDownloadView(ApiView):
     def get(self, request, report_id):
         """The report's PDF once it is generated (409 while pending or after a failure)."""
         report = _own_report(request, report_id)
+        # The PDF holds the patient's records: only while the user may still see the patient
+        # (a share may have ended since; the reference exported on without checking).
+        require_patient_access(request.user, report.patient_id, Level.VIEW)
         if report.status == ReportStatus.FAILED:
             raise ConflictError(f"This report could not be generated: {report.error}")
         if report.status != ReportStatus.DONE or not report.storage_key:

@@ -363,7 +363,7 @@ class TestListDownloadDelete:
     def make_report(self, api, patient):
         med = MedicationFactory(patient=patient)
         response = api.post(
-            f"{BASE}/generate",
+            f"{BASE}/generate?patient_id={patient.pk}",
             app_body(selected_records=[{"category": "medications", "record_ids": [med.pk]}]),
             format="json",
         )
@@ -416,6 +416,16 @@ class TestListDownloadDelete:
         assert bob_api.delete(f"{BASE}/{report.pk}").status_code == 404
         assert bob_api.get(f"{BASE}/").json() == []
         assert GeneratedReport.objects.filter(pk=report.pk).exists()
+
+    def test_no_download_once_the_share_has_ended(self, client_for, bob, shared_patient):
+        bob_api = client_for(bob)
+        report = self.make_report(bob_api, shared_patient)
+        assert bob_api.get(f"{BASE}/{report.pk}/download").status_code == 200
+        shared_patient.shares.filter(grantee=bob).delete()
+        assert bob_api.get(f"{BASE}/{report.pk}/download").status_code == 403
+        # Still listed, and bob may still delete it.
+        assert [r["id"] for r in bob_api.get(f"{BASE}/").json()] == [report.pk]
+        assert bob_api.delete(f"{BASE}/{report.pk}").status_code == 200
 
     def test_pending_and_failed_reports_answer_409(self, alice_api, alice, patient):
         pending = GeneratedReport.objects.create(user=alice, patient=patient, title="Later")
