@@ -264,14 +264,16 @@ class PatientOwnedModel(models.Model):
 
 
 def normalise_tags(tags) -> list[str]:
-    """Lower-case, trimmed, spaces to dashes, de-duplicated in order; limits enforced."""
+    """Lower-case, trimmed, spaces to dashes, split at commas, de-duplicated in order; limits
+    enforced."""
     if tags in (None, ""):
         return []
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValidationError({"tags": "Tags must be a list of strings."})
     cleaned: list[str] = []
-    for tag in tags:
-        value = re.sub(r"\s+", "-", tag.strip().lower())
+    # A comma separates tags (it is also tag_index's separator, so it cannot live inside one).
+    for part in (piece for tag in tags for piece in tag.split(",")):
+        value = re.sub(r"\s+", "-", part.strip().lower())
         if not value:
             continue
         if len(value) > MAX_TAG_LENGTH:

@@ -117,6 +117,16 @@ class TestFilters:
         assert names(tags="Heart") == ["Lisinopril", "Metoprolol"]
         assert names(tags="hear") == []
 
+    def test_a_comma_inside_a_tag_separates_two_tags(self, alice_api, patient):
+        # The comma is the tag filter's separator: a stored "heart,daily" tag would match
+        # a filter for "heart" without carrying that tag.
+        response = create(alice_api, medication_name="Lisinopril", tags=["Heart, daily", "daily"])
+        assert response.status_code == 201, response.content
+        assert response.json()["tags"] == ["heart", "daily"]
+        assert [m["medication_name"] for m in alice_api.get(URL, {"tags": "daily"}).json()] == [
+            "Lisinopril"
+        ]
+
     def test_active_only_on_the_patient_path(self, alice_api, patient):
         MedicationFactory(patient=patient, status="active")
         MedicationFactory(patient=patient, status="stopped")
