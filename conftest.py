@@ -15,16 +15,21 @@ def pytest_configure(config):
     # Entity files of any test land in a throw-away folder, never in var/media/files.
     import tempfile
 
-    files_storage = {**settings.STORAGES["files"]}
-    if files_storage["BACKEND"].endswith("FileSystemStorage"):
-        files_storage["OPTIONS"] = {
-            **files_storage.get("OPTIONS", {}),
-            "location": tempfile.mkdtemp(prefix="medikeep-test-files-"),
-        }
+    # So do generated report PDFs (var/media/reports).
+    def throw_away(alias: str) -> dict:
+        storage = {**settings.STORAGES[alias]}
+        if storage["BACKEND"].endswith("FileSystemStorage"):
+            storage["OPTIONS"] = {
+                **storage.get("OPTIONS", {}),
+                "location": tempfile.mkdtemp(prefix=f"medikeep-test-{alias}-"),
+            }
+        return storage
+
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        "files": files_storage,
+        "files": throw_away("files"),
+        "reports": throw_away("reports"),
     }
     # Generous limits so suites do not trip them; throttle tests set their own.
     settings.API_RATES = {scope: "100000/min" for scope in settings.API_RATES}
