@@ -18,6 +18,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from medikeep.api.exceptions import BusinessRuleError, FieldValidationError
+from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
 from patients.access import Level, require_patient_access
 from patients.selectors import active_patient_id
@@ -35,13 +36,13 @@ def _scope_choices() -> list[str]:
     return [ALL, *all_scopes()]
 
 
-class PatientQuerySerializer(serializers.Serializer):
+class PatientQuerySerializer(FastSerializer):
     patient_id = serializers.IntegerField(
         required=False, min_value=1, help_text="Default: the active patient."
     )
 
 
-class DatesMixin(serializers.Serializer):
+class DatesMixin(FastSerializer):
     start_date = serializers.DateField(required=False, allow_null=True)
     end_date = serializers.DateField(required=False, allow_null=True)
     include_patient_info = serializers.BooleanField(default=True)
@@ -76,26 +77,26 @@ class SummaryQuerySerializer(PatientQuerySerializer):
     end_date = serializers.DateField(required=False, allow_null=True)
 
 
-class ChoiceSerializer(serializers.Serializer):
+class ChoiceSerializer(FastSerializer):
     value = serializers.CharField()
     label = serializers.CharField()
     description = serializers.CharField()
 
 
-class FormatsSerializer(serializers.Serializer):
+class FormatsSerializer(FastSerializer):
     formats = ChoiceSerializer(many=True)
     scopes = ChoiceSerializer(many=True)
     unit_systems = ChoiceSerializer(many=True)
 
 
-class SummaryDataSerializer(serializers.Serializer):
+class SummaryDataSerializer(FastSerializer):
     patient_id = serializers.IntegerField()
     patient_name = serializers.CharField()
     counts = serializers.DictField(child=serializers.IntegerField())
     total_records = serializers.IntegerField()
 
 
-class SummarySerializer(serializers.Serializer):
+class SummarySerializer(FastSerializer):
     status = serializers.CharField()
     data = SummaryDataSerializer()
 
