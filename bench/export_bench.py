@@ -174,7 +174,10 @@ def main() -> None:
         print(json.dumps(timed), flush=True)
     print(f"load average after: {os.getloadavg()}")
     print()
-    print("| format | rows | time (s) | first byte (s) | size (MiB) | peak RSS (MiB) | RSS before (MiB) | tracemalloc peak (MiB) |")
+    print(
+        "| format | rows | time (s) | first byte (s) | size (MiB) | peak RSS (MiB) "
+        "| RSS before (MiB) | tracemalloc peak (MiB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
