@@ -228,6 +228,11 @@ def seed(records: int) -> tuple:
             with transaction.atomic():
                 created = model.objects.bulk_create(rows)
                 reindex(model, [row.pk for row in created])
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # fresh rows: give the planner their statistics
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     total = sum(m.objects.filter(patient=patient).count() for m in models)
     print(
         f"seeded: {total} records of {len(models)} types for user {USERNAME!r} "

@@ -116,6 +116,13 @@ def _install_postgresql(connection) -> None:
         if "records_search_words" not in _indexes(cursor):
             words = TSVECTOR.format(column="body")
             cursor.execute(f"CREATE INDEX records_search_words ON {TABLE} USING gin ({words})")
+        if "records_search_newest" not in _indexes(cursor):
+            # The web app's default order (newest first, undated last) read straight from an
+            # index: listing a type's first page is then a short index scan, not a sort.
+            cursor.execute(
+                f"CREATE INDEX records_search_newest ON {TABLE} "
+                "(patient_id, record_type, record_date DESC NULLS LAST, record_id DESC)"
+            )
         if not has_trigrams(connection):
             try:
                 with transaction.atomic(using=connection.alias):

@@ -53,7 +53,11 @@ class TestSQLite:
 class TestPostgreSQL:
     def test_indexes_and_triggers(self):
         with connection.cursor() as cursor:
-            assert {"records_search_words", "records_search_trigrams"} <= backends._indexes(cursor)
+            assert {
+                "records_search_words",
+                "records_search_trigrams",
+                "records_search_newest",
+            } <= backends._indexes(cursor)
             cursor.execute(
                 "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
                 "WHERE t.tgname = %s",
