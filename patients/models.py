@@ -225,6 +225,9 @@ class RecordKind:
     text: tuple[str, ...] = ()  # other fields searched (notes, codes, descriptions)
     date: str | None = None  # the record's own date (a DateField or DateTimeField)
     scope: str = ""  # the export scope; the plural when empty
+    # Names the web app's search page reads for fields this type's items carry under another
+    # name: (name in the search item, field of the item), e.g. ("start_date", "…_start").
+    search_aliases: tuple[tuple[str, str], ...] = ()
     # Stored units of measure fields ((field, unit), …): exports label them and convert them
     # to metric on request (records/export/units.py).
     units: tuple[tuple[str, str], ...] = ()

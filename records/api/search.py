@@ -205,6 +205,13 @@ def _untitled(model, hit) -> str:
     return f"{label} {hit.record_date.isoformat()}" if hit.record_date else label
 
 
+def _with_aliases(kind, item: dict) -> dict:
+    # The web app's search page reads a few fields under names of its own (§11).
+    for alias, source in kind.search_aliases:
+        item.setdefault(alias, item.get(source))
+    return item
+
+
 def grouped_answer(request, search: query.Search, skip: int, limit: int) -> dict:
     models = query.models_by_key()
     found = query.search(search, skip, limit, per_type=True)
@@ -222,7 +229,7 @@ def grouped_answer(request, search: query.Search, skip: int, limit: int) -> dict
             "count": counts.get(name, 0),
             "items": [
                 {
-                    **items[hit.record_id],
+                    **_with_aliases(model.kind, items[hit.record_id]),
                     "highlight": highlight(model.kind, records[hit.record_id], search.words),
                     "score": hit.score,
                 }

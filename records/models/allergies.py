@@ -53,6 +53,7 @@ class Allergy(TaggedMixin, PatientOwnedModel):
         title="allergen",
         text=("reaction", "notes"),
         date="onset_date",
+        search_aliases=(("identified_date", "onset_date"),),
     )
 
     class Meta(PatientOwnedModel.Meta):

@@ -65,6 +65,7 @@ class Immunization(TaggedMixin, PatientOwnedModel):
         title="vaccine_name",
         text=("vaccine_trade_name", "lot_number", "manufacturer", "notes"),
         date="date_administered",
+        search_aliases=(("administered_date", "date_administered"),),
     )
 
     class Meta(PatientOwnedModel.Meta):

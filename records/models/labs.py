@@ -133,6 +133,7 @@ class LabResult(TaggedMixin, PatientOwnedModel):
         title="test_name",
         text=("test_code", "test_category", "facility", "notes"),
         date="completed_date",
+        search_aliases=(("result", "labs_result"), ("test_date", "completed_date")),
     )
 
     class Meta(PatientOwnedModel.Meta):

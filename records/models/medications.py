@@ -122,6 +122,7 @@ class Medication(TaggedMixin, PatientOwnedModel):
         title="medication_name",
         text=("alternative_name", "dosage", "indication", "notes", "side_effects"),
         date="effective_period_start",
+        search_aliases=(("start_date", "effective_period_start"),),
     )
     dashboard_filters = {"active_medications": Q(status=MedicationStatus.ACTIVE)}
 

@@ -84,6 +84,7 @@ class Procedure(TaggedMixin, PatientOwnedModel):
         title="procedure_name",
         text=("procedure_code", "description", "facility", "outcome", "notes"),
         date="procedure_date",
+        search_aliases=(("name", "procedure_name"),),
     )
 
     class Meta(PatientOwnedModel.Meta):

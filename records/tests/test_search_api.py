@@ -219,6 +219,13 @@ class TestWebAppForm:
         ]
         assert rest["pagination"]["has_more"] is False
 
+    def test_items_carry_the_names_the_web_app_reads(self, alice_api, patient):
+        MedicationFactory(patient=patient, effective_period_start=dt.date(2024, 2, 3))
+        AllergyFactory(patient=patient, onset_date=dt.date(2020, 1, 2))
+        groups = app_search(alice_api, types="medications,allergies")["results"]
+        assert groups["medications"]["items"][0]["start_date"] == "2024-02-03"
+        assert groups["allergies"]["items"][0]["identified_date"] == "2020-01-02"
+
     def test_without_q_everything_is_listed(self, alice_api, patient):
         MedicationFactory.create_batch(2, patient=patient)
         VitalsFactory(patient=patient)
