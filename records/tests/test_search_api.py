@@ -379,3 +379,12 @@ class TestQueries:
         body = response.json()
         assert body.get("total", body.get("total_count")) == 20
         assert len(many) == len(few)
+
+
+def test_searches_are_throttled_in_their_own_scope(alice_api, patient, settings):
+    settings.API_RATES = {**settings.API_RATES, "search": "2/min"}
+    for _ in range(2):
+        assert alice_api.get(URL, {"q": "aspirin"}).status_code == 200
+    response = alice_api.get(URL, {"q": "aspirin"})
+    assert response.status_code == 429 and response.headers["Retry-After"]
+    assert alice_api.get("/api/v1/medications/").status_code == 200  # other scopes unaffected
