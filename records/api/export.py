@@ -24,7 +24,13 @@ from patients.access import Level, require_patient_access
 from patients.selectors import active_patient_id
 from records.export.job import ExportJob, NoData
 from records.export.pdf_writer import TooManyRows
-from records.export.scopes import ALL, all_scopes, scope_of_record_type
+from records.export.scopes import (
+    ALL,
+    PATIENT,
+    all_scopes,
+    every_record_scope,
+    scope_of_record_type,
+)
 from records.export.service import CSV, FORMATS, JSON, bulk_download, export_download
 from records.export.units import IMPERIAL, UNIT_SYSTEMS
 
@@ -123,7 +129,7 @@ def _job(request, values: dict, scopes, scope_value: str) -> ExportJob:
 
 
 def _scopes(value: str) -> list:
-    return list(all_scopes().values()) if value == ALL else [all_scopes()[value]]
+    return every_record_scope() if value == ALL else [all_scopes()[value]]
 
 
 def _respond(make_download):
@@ -167,13 +173,13 @@ class ExportSummaryView(DownloadView):
         query = SummaryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        job = _job(request, values, _scopes(ALL), ALL)
+        job = _job(request, values, list(all_scopes().values()), ALL)
         counts = {scope.value: job.scope_count(scope) for scope in job.scopes}
         data = {
             "patient_id": job.patient_id,
             "patient_name": job.patient_name,
             "counts": counts,
-            "total_records": sum(counts.values()),
+            "total_records": sum(n for value, n in counts.items() if value != PATIENT),
         }
         return Response({"status": "success", "data": data})
 
@@ -226,8 +232,12 @@ class ExportBulkView(DownloadView):
         body.is_valid(raise_exception=True)
         values = body.validated_data
         wanted = values["scopes"]
-        chosen = list(all_scopes()) if ALL in wanted else list(dict.fromkeys(wanted))
-        job = _job(request, values, [all_scopes()[v] for v in chosen], "bulk")
+        chosen = (
+            every_record_scope()
+            if ALL in wanted
+            else [all_scopes()[v] for v in dict.fromkeys(wanted)]
+        )
+        job = _job(request, values, chosen, "bulk")
         return _respond(lambda: bulk_download(job, values["format"]))
 
 

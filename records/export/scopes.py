@@ -94,6 +94,8 @@ class Scope:
 
     def _queryset(self, section: Section, patient_id: int, start, end):
         model = section.model
+        if model is Patient:
+            return Patient.objects.filter(pk=patient_id)
         if self.is_directory:
             # The directory is not dated: every entry the patient's records point at.
             return model._default_manager.filter(_linked(self.links, patient_id)).order_by("id")
@@ -290,16 +292,31 @@ def _directory_models() -> list[type]:
     return [Practitioner, Pharmacy]
 
 
+# The patient's own details as a scope of their own: the web app's single export starts on it.
+PATIENT = "patient"
+
+
+def _patient_scope() -> Scope:
+    section = Section(Patient, "Patient", columns_of(Patient))
+    return Scope(PATIENT, "Patient", "The patient's own details", (section,))
+
+
 @cache
 def all_scopes() -> dict[str, Scope]:
     """Every export scope by value, in the order the registry lists the types."""
-    made = _record_scopes()
+    made = [_patient_scope(), *_record_scopes()]
     for model in _directory_models():
         made.append(_directory_scope(model, str(model._meta.verbose_name_plural).replace(" ", "_")))
     return {scope.value: scope for scope in sorted(made, key=lambda s: s.value)}
 
 
 ALL = "all"
+
+
+def every_record_scope() -> list[Scope]:
+    """What "all" exports: every scope but the patient's details, which head the export
+    whenever include_patient_info asks for them."""
+    return [scope for value, scope in all_scopes().items() if value != PATIENT]
 
 
 def find_scope(value: str) -> Scope | None:

@@ -158,7 +158,8 @@ def test_summary_counts_every_scope_in_one_query(
     assert counts["practitioners"] == 1
     assert counts["pharmacies"] == 1
     assert counts["vitals"] == 0
-    assert data["total_records"] == sum(counts.values())
+    assert counts["patient"] == 1  # the patient's own details, a scope of their own
+    assert data["total_records"] == sum(counts.values()) - 1
     assert data["patient_name"] == "Alice Owner"
 
 
@@ -312,6 +313,30 @@ def test_directory_scopes_hold_only_entries_linked_to_the_patient(alice_api, rec
     body = body_of(alice_api.get(f"{BASE}/data?format=csv&scope=practitioners")).decode()
     assert "Dr. Zoë Ångström" in body
     assert "Dr. Unrelated" not in body
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "pdf"])
+def test_the_patient_scope_exports_the_patients_details(alice_api, records, fmt):
+    # The web app's single export starts on scope=patient.
+    query = f"{BASE}/data?format={fmt}&scope=patient&include_patient_info=false"
+    response = alice_api.get(query)
+    assert response.status_code == 200, response
+    body = body_of(response) if isinstance(response, StreamingHttpResponse) else response.content
+    if fmt == "json":
+        rows = json.loads(body)["records"]["patient"]
+        assert [(r["first_name"], r["last_name"]) for r in rows] == [("Alice", "Owner")]
+    elif fmt == "csv":
+        rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+        assert rows[1][rows[0].index("First name")] == "Alice"
+        assert len(rows) == 2
+    else:
+        assert body.startswith(b"%PDF")
+
+
+def test_all_leaves_the_patient_table_to_the_patient_header(alice_api, records):
+    document = json.loads(body_of(alice_api.get(f"{BASE}/data?format=json&scope=all")))
+    assert "patient" not in document["records"]
+    assert document["patient"]["first_name"] == "Alice"
 
 
 def test_all_in_csv_is_sectioned(alice_api, records):
