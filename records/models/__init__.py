@@ -13,10 +13,10 @@ from records.models.lab_catalogue import *  # noqa: F403
 from records.models.labs import *  # noqa: F403
 from records.models.medications import *  # noqa: F403
 from records.models.procedures import *  # noqa: F403
+from records.models.reports import *  # noqa: F403
+from records.models.search import *  # noqa: F403
 from records.models.symptoms import *  # noqa: F403
+from records.models.tags import *  # noqa: F403
 from records.models.treatments import *  # noqa: F403
 from records.models.vaccine_catalogue import *  # noqa: F403
 from records.models.vitals import *  # noqa: F403
-from records.models.reports import *  # noqa: F403
-from records.models.search import *  # noqa: F403
-from records.models.tags import *  # noqa: F403
