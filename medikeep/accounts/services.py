@@ -18,7 +18,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
+from medikeep.accounts import tokens
 from medikeep.accounts.choices import UserAuthMethod, UserRole
 from medikeep.accounts.models import SystemSetting, User, UserPreference, split_full_name
 from medikeep.accounts.selectors import (
@@ -101,6 +103,17 @@ def user_login(*, user: User, request=None) -> None:
     """Announces a sign-in with Django's `user_logged_in`, as a session login does: Django's
     own receiver stamps last_login, notifications/ looks at the address (from `request`)."""
     user_logged_in.send(sender=type(user), request=request, user=user)
+
+
+def sign_in_response(request, user: User, extra: dict | None = None) -> Response:
+    """Finishes a sign-in: announces it, issues the tokens and answers with their body and the
+    `medapp_session` cookie. Password login, the second-factor step and SSO all end here, so
+    every way in answers alike; `extra` keys are merged into the body."""
+    user_login(user=user, request=request)
+    issued = tokens.issue_tokens(user)
+    response = Response({**tokens.token_body(issued, user), **(extra or {})})
+    tokens.set_session_cookie(response, issued)
+    return response
 
 
 def password_change(*, user: User, current_password: str, new_password: str) -> None:

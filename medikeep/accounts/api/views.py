@@ -89,11 +89,7 @@ class LoginView(ApiView):
             raise UnauthorizedError(
                 "This account has been deactivated. Contact your administrator."
             )
-        services.user_login(user=user, request=request)
-        issued = tokens.issue_tokens(user)
-        response = Response(tokens.token_body(issued, user))
-        tokens.set_session_cookie(response, issued)
-        return response
+        return services.sign_in_response(request, user)
 
 
 class RefreshView(ApiView):
