@@ -426,6 +426,13 @@ AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", False)
 AUTH_COOKIE_DOMAIN = env_str("AUTH_COOKIE_DOMAIN") or None
 ALLOW_USER_REGISTRATION = env_bool("ALLOW_USER_REGISTRATION", True)
 
+# Two-factor sign-in (medikeep/accounts/mfa/): the name authenticator apps show, how long a
+# password sign-in waits for its code, and how many wrong codes in a row start a back-off
+# (LOGIN_LOCK_SECONDS doubling up to LOGIN_LOCK_MAX_SECONDS, as for passwords).
+MFA_ISSUER = env_str("MFA_ISSUER", "MediKeep")
+MFA_LOGIN_TOKEN_SECONDS = env_int("MFA_LOGIN_TOKEN_SECONDS", 300)
+MFA_LOCK_AFTER = env_int("MFA_LOCK_AFTER", 5)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "MediKeep API",
     "DESCRIPTION": "Self-hosted personal health records: a Django implementation of the "

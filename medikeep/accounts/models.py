@@ -154,3 +154,17 @@ class SystemSetting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} = {self.value!r}"
+
+
+# Two-factor sign-in keeps its models in its own package; importing them here registers them.
+from medikeep.accounts.mfa.models import MFALoginChallenge, RecoveryCode, TOTPDevice  # noqa: E402
+
+__all__ = [
+    "MFALoginChallenge",
+    "RecoveryCode",
+    "SystemSetting",
+    "TOTPDevice",
+    "User",
+    "UserPreference",
+    "split_full_name",
+]
