@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from medikeep import VERSION
+from medikeep.accounts.sso.config import SSOSettings, socialaccount_providers
 from medikeep.env import (
     database_from_url,
     env_bool,
@@ -47,6 +48,10 @@ INSTALLED_APPS = [
     "corsheaders",
     "allauth",
     "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.openid_connect",
     "medikeep.accounts",
     "patients",
     "records",
@@ -451,6 +456,29 @@ CORS_ALLOW_CREDENTIALS = True
 
 # allauth is the SSO layer; local accounts go through the API.
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
+# --- Single sign-on (docs/compatibility.md "SSO"; README settings table) ---
+SSO_ENABLED = env_bool("SSO_ENABLED", False)
+SSO_PROVIDER_TYPE = env_str("SSO_PROVIDER_TYPE", "oidc").strip().lower()
+SSO_CLIENT_ID = env_str("SSO_CLIENT_ID")
+SSO_CLIENT_SECRET = env_str("SSO_CLIENT_SECRET")  # or SSO_CLIENT_SECRET_FILE
+SSO_ISSUER_URL = env_str("SSO_ISSUER_URL")
+SSO_REDIRECT_URI = env_str("SSO_REDIRECT_URI")
+SSO_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env_list("SSO_ALLOWED_DOMAINS")]
+SSO_ALLOW_REGISTRATION = env_bool("SSO_ALLOW_REGISTRATION", True)
+SSO_ONLY = env_bool("SSO_ONLY", False)
+SSO_GITHUB_URL = env_str("SSO_GITHUB_URL")  # GitHub Enterprise Server; unset: github.com
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(
+    SSOSettings(
+        enabled=SSO_ENABLED,
+        provider_type=SSO_PROVIDER_TYPE,
+        client_id=SSO_CLIENT_ID,
+        client_secret=SSO_CLIENT_SECRET,
+        issuer_url=SSO_ISSUER_URL,
+        github_url=SSO_GITHUB_URL,
+    )
+)
+SOCIALACCOUNT_QUERY_EMAIL = True  # GitHub: the verified primary address from /user/emails
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
 
 SESSION_COOKIE_SECURE = AUTH_COOKIE_SECURE
 CSRF_COOKIE_SECURE = AUTH_COOKIE_SECURE

@@ -28,3 +28,11 @@ class PreferenceDateFormat(models.TextChoices):
     DMY = "dmy", "DD/MM/YYYY"
     DMY_DOT = "dmy_dot", "DD.MM.YYYY"
     YMD = "ymd", "YYYY-MM-DD"
+
+
+class UserSSOLinkingPreference(models.TextChoices):
+    """What SSO does when its verified email matches this account and no link exists yet."""
+
+    ALWAYS_ASK = "always_ask", "Ask each time"
+    AUTO_LINK = "auto_link", "Link automatically"
+    CREATE_SEPARATE = "create_separate", "Create a separate account"

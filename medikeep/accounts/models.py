@@ -14,6 +14,7 @@ from medikeep.accounts.choices import (
     PreferenceUnitSystem,
     UserAuthMethod,
     UserRole,
+    UserSSOLinkingPreference,
 )
 from medikeep.accounts.validators import validate_username
 
@@ -58,6 +59,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     must_change_password = models.BooleanField(default=False)
+    sso_linking_preference = models.CharField(
+        max_length=20,
+        choices=UserSSOLinkingPreference.choices,
+        default=UserSSOLinkingPreference.ALWAYS_ASK,
+    )
     # The patient that endpoints without a patient_id act on ("Netflix-style" switching).
     active_patient = models.ForeignKey(
         "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -79,9 +85,12 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="accounts_user_username_ci_unique",
                 violation_error_message="A user with that username already exists.",
             ),
+            # An account made by SSO's "create separate account" has no email of its own
+            # yet (its provider's address belongs to the other account): empty is not unique.
             models.UniqueConstraint(
                 Lower("email"),
                 name="accounts_user_email_ci_unique",
+                condition=~models.Q(email=""),
                 violation_error_message="A user with that email already exists.",
             ),
         ]
@@ -168,3 +177,7 @@ __all__ = [
     "UserPreference",
     "split_full_name",
 ]
+
+
+# Single sign-on state lives in its own module of this app.
+from medikeep.accounts.sso.models import SSOPendingLogin, SSOState  # noqa: E402, F401
