@@ -1,6 +1,6 @@
 from django.urls import path
 
-from medikeep.accounts.api import sso, views
+from medikeep.accounts.api import mfa, sso, views
 
 urlpatterns = [
     path("auth/registration-status", views.RegistrationStatusView.as_view()),
@@ -12,6 +12,12 @@ urlpatterns = [
     path("auth/password-reset/request", views.PasswordResetRequestView.as_view()),
     path("auth/password-reset/confirm", views.PasswordResetConfirmView.as_view()),
     path("auth/sso/config", sso.SSOConfigView.as_view()),
+    path("auth/mfa", mfa.MFAStatusView.as_view()),
+    path("auth/mfa/totp/setup", mfa.TOTPSetupView.as_view()),
+    path("auth/mfa/totp/confirm", mfa.TOTPConfirmView.as_view()),
+    path("auth/mfa/recovery-codes", mfa.RecoveryCodesView.as_view()),
+    path("auth/mfa/disable", mfa.DisableView.as_view()),
+    path("auth/mfa/verify", mfa.VerifyView.as_view()),
     path("users/me", views.MeView.as_view()),
     path("users/me/preferences", views.PreferencesView.as_view()),
 ]

@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -15,6 +15,8 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from medikeep.accounts import lockout, services, tokens
 from medikeep.accounts.api import serializers as s
+from medikeep.accounts.api.mfa import MFAChallengeSerializer
+from medikeep.accounts.mfa import services as mfa_services
 from medikeep.accounts.selectors import preference_of, registration_enabled
 from medikeep.api.exceptions import UnauthorizedError
 from medikeep.api.origin import refuse_foreign_origin
@@ -62,7 +64,17 @@ class LoginView(ApiView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=s.LoginSerializer, responses=s.TokenResponseSerializer, tags=["auth"])
+    @extend_schema(
+        request=s.LoginSerializer,
+        responses=PolymorphicProxySerializer(
+            component_name="LoginResult",
+            serializers=[s.TokenResponseSerializer, MFAChallengeSerializer],
+            resource_type_field_name=None,
+        ),
+        description="Tokens; or, when the account has two-factor sign-in on, `mfa_required` "
+        "with a short-lived `mfa_token` for POST /auth/mfa/verify (and no tokens yet).",
+        tags=["auth"],
+    )
     def post(self, request):
         # A foreign page must not sign the browser in to an account of its choosing.
         refuse_foreign_origin(request)
@@ -89,6 +101,9 @@ class LoginView(ApiView):
             raise UnauthorizedError(
                 "This account has been deactivated. Contact your administrator."
             )
+        if mfa_services.mfa_enabled(user):
+            # The password was right; tokens wait for the second factor (/auth/mfa/verify).
+            return Response(mfa_services.login_challenge_start(user=user).body())
         return services.sign_in_response(request, user)
 
 
