@@ -5,4 +5,4 @@ class AdminopsConfig(AppConfig):
     name = "adminops"
 
     def ready(self):
-        from adminops import receivers  # noqa: F401  (connects the activity log)
+        from adminops import mfa_audit, receivers  # noqa: F401  (connect the activity log)

@@ -7,6 +7,7 @@ from adminops.api import views
 urlpatterns = [
     path("", include("adminops.api.maintenance")),
     path("", include("adminops.api.dashboard_urls")),
+    path("", include("adminops.api.mfa")),
     path("", include("adminops.api.trash")),
     path("", include("adminops.api.models_api")),
     path("", include("adminops.api.bulk")),

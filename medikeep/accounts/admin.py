@@ -3,7 +3,14 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from medikeep.accounts.mfa import services as mfa_services
+from medikeep.accounts.mfa.admin_login import MFAAdminAuthenticationForm
 from medikeep.accounts.models import SystemSetting, User, UserPreference
+from medikeep.middleware import client_ip
+
+# Operators with two-factor sign-in on give their code at the admin's sign-in too.
+admin.site.login_form = MFAAdminAuthenticationForm
+admin.site.login_template = "accounts/admin_login.html"
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -60,7 +67,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     filter_horizontal = ()
-    actions = ["activate", "deactivate", "force_password_change"]
+    actions = ["activate", "deactivate", "force_password_change", "reset_two_factor"]
 
     def get_inlines(self, request, obj):
         # Preferences are created with the user; they are edited afterwards.
@@ -87,6 +94,15 @@ class UserAdmin(DjangoUserAdmin):
     def force_password_change(self, request, queryset):
         changed = queryset.exclude(auth_method="sso").update(must_change_password=True)
         self.message_user(request, f"{changed} user(s) must change their password.")
+
+    @admin.action(description="Reset two-factor sign-in (lost authenticator and codes)")
+    def reset_two_factor(self, request, queryset):
+        # Each reset writes its activity-log row (mfa_changed, adminops).
+        reset = sum(
+            mfa_services.mfa_reset(user=user, actor=request.user, ip_address=client_ip(request))
+            for user in queryset
+        )
+        self.message_user(request, f"Two-factor sign-in reset for {reset} user(s).")
 
 
 class SystemSettingForm(forms.ModelForm):
