@@ -38,9 +38,15 @@ def email_taken(email: str, *, exclude_id: int | None = None) -> bool:
 
 
 def sso_config() -> dict:
-    """What the login page needs to offer single sign-on and registration.
-
-    SSO is not built yet, so it is off; the login page still needs a 200 here, or it hides the
-    registration link too. The SSO work replaces the first two values.
-    """
-    return {"enabled": False, "provider_type": None, "registration_enabled": registration_enabled()}
+    """What the login page needs to offer single sign-on and registration. Always answered
+    (the web app hides its registration link too when this fails). `registration_enabled`
+    is whether a new account can be made (here or through SSO): the registration switch, and
+    for SSO also SSO_ALLOW_REGISTRATION."""
+    enabled = bool(settings.SSO_ENABLED)
+    registration = registration_enabled()
+    return {
+        "enabled": enabled,
+        "provider_type": settings.SSO_PROVIDER_TYPE if enabled else None,
+        "registration_enabled": registration
+        and (not enabled or bool(settings.SSO_ALLOW_REGISTRATION)),
+    }
