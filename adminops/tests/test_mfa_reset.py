@@ -80,3 +80,12 @@ def test_unknown_user_is_404(client_for, admin_user, user_id):
 def test_other_methods_are_405(client_for, admin_user, alice):
     assert client_for(admin_user).get(url(alice.pk)).status_code == 405
     assert client_for(admin_user).post(url(alice.pk)).status_code == 405
+
+
+def test_reset_row_in_the_admin_activity_log(client_for, admin_user, alice, enrolled_alice):
+    client_for(admin_user).delete(url(alice.pk))
+    response = client_for(admin_user).get("/api/v1/admin/activity-log", {"action": "mfa_reset"})
+    assert response.status_code == 200, response.content
+    text = response.content.decode()
+    assert "mfa_reset" in text and "alice" in text
+    assert enrolled_alice.secret not in text
