@@ -18,6 +18,7 @@ from medikeep.accounts.api import serializers as s
 from medikeep.accounts.api.mfa import MFAChallengeSerializer
 from medikeep.accounts.mfa import services as mfa_services
 from medikeep.accounts.selectors import preference_of, registration_enabled
+from medikeep.accounts.sso.accounts import refuse_password_sign_in
 from medikeep.api.exceptions import UnauthorizedError
 from medikeep.api.origin import refuse_foreign_origin
 from medikeep.api.parsers import SafeJSONParser
@@ -101,6 +102,8 @@ class LoginView(ApiView):
             raise UnauthorizedError(
                 "This account has been deactivated. Contact your administrator."
             )
+        # SSO-only mode (SSO_ONLY): after the password check, so admins keep a way in.
+        refuse_password_sign_in(user)
         if mfa_services.mfa_enabled(user):
             # The password was right; tokens wait for the second factor (/auth/mfa/verify).
             return Response(mfa_services.login_challenge_start(user=user).body())

@@ -244,7 +244,6 @@ def initiate(request, *, return_url: str | None) -> tuple[str, str]:
     sso = ready()
     provider = provider_for(request, sso)
     adapter = adapter_for(request, sso)
-    client = adapter.get_client(request, provider.app)
     pkce = generate_code_challenge()
     challenge = pkce["code_challenge"]
     params = provider.get_auth_params()
@@ -256,7 +255,9 @@ def initiate(request, *, return_url: str | None) -> tuple[str, str]:
     if sso.provider_type != GITHUB:  # GitHub is OAuth 2 only: no ID token to carry a nonce
         params["nonce"] = nonce
     try:
-        authorize_url = adapter.authorize_url  # OIDC: read from the discovery document
+        # OpenID Connect: both read the discovery document.
+        client = adapter.get_client(request, provider.app)
+        authorize_url = adapter.authorize_url
     except requests.RequestException as exc:
         logger.warning("SSO provider unreachable at initiate: %s", type(exc).__name__)
         raise errors.SSOProviderUnreachable() from exc

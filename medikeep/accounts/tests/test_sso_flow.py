@@ -1,8 +1,9 @@
+# ruff: noqa: F811 (pytest fixtures imported from sso_support)
 """SSO sign-in through a real OpenID Connect provider on loopback (oidc-provider-mock): the
 full code flow over HTTP, and the refusals."""
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
@@ -11,83 +12,22 @@ from django.utils import timezone
 
 from medikeep.accounts.choices import UserAuthMethod
 from medikeep.accounts.models import SystemSetting, User
-from medikeep.accounts.sso.config import SSOSettings, socialaccount_providers
 from medikeep.accounts.sso.models import SSOState
-from medikeep.accounts.tests.sso_support import REDIRECT_URI, Browser, MockOIDCProvider, s256
+from medikeep.accounts.tests.sso_support import (  # noqa: F401 (mock_oidc, oidc: fixtures)
+    REDIRECT_URI,
+    SSO,
+    Browser,
+    callback,
+    configure,
+    initiate,
+    mock_oidc,
+    oidc,
+    s256,
+    sign_in_at_provider,
+)
 from patients.models import Patient
 
 pytestmark = pytest.mark.django_db
-
-SSO = "/api/v1/auth/sso"
-
-
-@pytest.fixture(scope="session")
-def mock_oidc():
-    provider = MockOIDCProvider()
-    yield provider
-    provider.close()
-
-
-def configure(settings, *, provider_type, client_id, client_secret, issuer_url="", **extra):
-    values = {
-        "SSO_ENABLED": True,
-        "SSO_PROVIDER_TYPE": provider_type,
-        "SSO_CLIENT_ID": client_id,
-        "SSO_CLIENT_SECRET": client_secret,
-        "SSO_ISSUER_URL": issuer_url,
-        "SSO_REDIRECT_URI": REDIRECT_URI,
-        "SSO_ALLOWED_DOMAINS": [],
-        "SSO_ALLOW_REGISTRATION": True,
-        "SSO_ONLY": False,
-        "SSO_GITHUB_URL": "",
-        **extra,
-    }
-    for name, value in values.items():
-        setattr(settings, name, value)
-    settings.SOCIALACCOUNT_PROVIDERS = socialaccount_providers(
-        SSOSettings(
-            enabled=True,
-            provider_type=provider_type,
-            client_id=client_id,
-            client_secret=client_secret,
-            issuer_url=issuer_url,
-            github_url=values["SSO_GITHUB_URL"],
-        )
-    )
-
-
-@pytest.fixture
-def oidc(settings, mock_oidc):
-    configure(
-        settings,
-        provider_type="authentik",
-        client_id=mock_oidc.client_id,
-        client_secret=mock_oidc.client_secret,
-        issuer_url=mock_oidc.issuer,
-    )
-    return mock_oidc
-
-
-def initiate(client, **query):
-    response = client.post(f"{SSO}/initiate" + (f"?{urlencode(query)}" if query else ""))
-    assert response.status_code == 200, response.content
-    return response.json()
-
-
-def sign_in_at_provider(client, provider, sub, *, tamper=None, **claims):
-    """initiate → the provider's consent form → the redirect to the web app's callback."""
-    provider.set_user(sub, **claims)
-    url = initiate(client)["authorization_url"]
-    if tamper:
-        parts = urlsplit(url)
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        query.update(tamper)
-        url = urlunsplit(parts._replace(query=urlencode(query)))
-    return Browser().authorize(url, sub=sub)
-
-
-def callback(client, params):
-    return client.post(f"{SSO}/callback", {"code": params["code"], "state": params["state"]})
 
 
 class TestConfig:
