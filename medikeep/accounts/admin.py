@@ -116,3 +116,6 @@ class SystemSettingAdmin(admin.ModelAdmin):
     form = SystemSettingForm
     list_display = ("key", "value", "updated_at")
     search_fields = ("key",)
+
+
+from medikeep.accounts.sso import admin as sso_admin  # noqa: E402, F401 (registers SSO models)

@@ -5,10 +5,11 @@ preference, GitHub's password link, the user's links, SSO-only mode and test-con
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings as django_settings
+from django.utils import timezone
 
 from medikeep.accounts.choices import UserAuthMethod
 from medikeep.accounts.models import User
-from medikeep.accounts.sso.models import SSOPendingLogin
+from medikeep.accounts.sso.models import SSOPendingLogin, SSOState
 from medikeep.accounts.sso.state import digest
 from medikeep.accounts.tests.factories import DEFAULT_PASSWORD
 from medikeep.accounts.tests.sso_support import (  # noqa: F401 (fixtures)
@@ -319,3 +320,26 @@ class TestTestConnection:
     def test_admins_only(self, client_for, alice, anon, oidc):
         assert client_for(alice).post(f"{SSO}/test-connection").status_code == 403
         assert anon.post(f"{SSO}/test-connection").status_code == 401
+
+
+def test_admin_pages_show_state_without_its_secrets(client, admin_user, oidc, anon):
+    initiate(anon)
+    SSOPendingLogin.objects.create(
+        token_hash="h" * 64,
+        kind="conflict",
+        provider="authentik",
+        uid="u1",
+        email="p@example.org",
+        expires_at=timezone.now(),
+    )
+    client.force_login(admin_user)
+    states = client.get("/admin/accounts/ssostate/")
+    assert states.status_code == 200
+    row = SSOState.objects.get()
+    assert row.nonce not in states.content.decode()
+    state_page = client.get(f"/admin/accounts/ssostate/{row.pk}/change/").content.decode()
+    assert row.code_verifier not in state_page and row.nonce not in state_page
+    pending = client.get("/admin/accounts/ssopendinglogin/")
+    assert pending.status_code == 200 and "p@example.org" in pending.content.decode()
+    links = client.get("/admin/socialaccount/socialaccount/")
+    assert links.status_code == 200
