@@ -343,3 +343,20 @@ def test_admin_pages_show_state_without_its_secrets(client, admin_user, oidc, an
     assert pending.status_code == 200 and "p@example.org" in pending.content.decode()
     links = client.get("/admin/socialaccount/socialaccount/")
     assert links.status_code == 200
+
+
+def test_admin_removing_a_link_is_in_the_activity_log(
+    client, admin_user, alice, django_capture_on_commit_callbacks
+):
+    from adminops.models import ActivityLog
+
+    link = SocialAccount.objects.create(user=alice, provider="authentik", uid="a-1")
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/socialaccount/socialaccount/{link.pk}/delete/", {"post": "yes"}
+        )
+    assert response.status_code == 302
+    assert not SocialAccount.objects.filter(pk=link.pk).exists()
+    row = ActivityLog.objects.get(entity_id=link.pk)
+    assert row.user == admin_user and row.action == "deleted"
