@@ -291,11 +291,28 @@ class Identity:
         return self.provider == GITHUB
 
 
-def _verified_email(login) -> str:
-    for address in login.email_addresses:
-        if address.primary and address.verified and address.email:
-            return address.email.strip()
-    return ""
+def _is_true(value) -> bool:
+    # Some providers send the claim as a string; "false" must not count as verified.
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _verified_email(login, provider_type: str) -> str:
+    """GitHub: the verified primary address of /user/emails (allauth's email list). OpenID
+    Connect and Google: the `email` claim when `email_verified` is true (the userinfo answer
+    over the ID token's claims)."""
+    if provider_type == GITHUB:
+        for address in login.email_addresses:
+            if address.primary and address.verified and address.email:
+                return address.email.strip()
+        return ""
+    data = login.account.extra_data or {}
+    if "id_token" in data or "userinfo" in data:
+        claims = {**(data.get("id_token") or {}), **(data.get("userinfo") or {})}
+    else:
+        claims = data
+    email = str(claims.get("email") or "").strip()
+    verified = _is_true(claims.get("email_verified")) or _is_true(claims.get("verified_email"))
+    return email if email and verified else ""
 
 
 def complete(request, *, code: str, state: str) -> Identity:
@@ -334,7 +351,7 @@ def complete(request, *, code: str, state: str) -> Identity:
     return Identity(
         provider=login.account.provider,
         uid=login.account.uid,
-        email=_verified_email(login),
+        email=_verified_email(login, sso.provider_type),
         unverified_email=str(common.get("email") or ""),
         name=str(common.get("name") or ""),
         first_name=str(common.get("first_name") or ""),

@@ -116,3 +116,16 @@ def test_unreachable_provider(anon, settings):
     response = anon.post(f"{SSO}/initiate")
     assert response.status_code == 502
     assert response.json()["error_code"] == "SSO_PROVIDER_UNREACHABLE"
+
+
+@pytest.mark.parametrize("flag", ["false", "False", 0, None])
+def test_email_verified_must_really_be_true(anon, crafted, flag):
+    crafted.claims = {**crafted.claims, "email_verified": flag}
+    response = run_flow(anon)
+    assert response.status_code == 403
+    assert response.json()["error_code"] == "SSO_EMAIL_UNVERIFIED"
+
+
+def test_email_verified_as_the_string_true(anon, crafted):
+    crafted.claims = {**crafted.claims, "email_verified": "true"}
+    assert run_flow(anon).status_code == 200
