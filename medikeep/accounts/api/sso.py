@@ -20,7 +20,7 @@ from medikeep.accounts.sso import accounts, flow
 from medikeep.accounts.sso.connection import test_connection
 from medikeep.api.origin import refuse_foreign_origin
 from medikeep.api.permissions import IsAdmin
-from medikeep.api.representation import FastSerializer
+from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.serializers import MessageSerializer
 from medikeep.api.views import ApiView
 
@@ -32,7 +32,7 @@ class SSOInitiateResponseSerializer(FastSerializer):
     provider = serializers.CharField()
 
 
-class SSOCallbackSerializer(serializers.Serializer):
+class SSOCallbackSerializer(FastSerializer):
     code = serializers.CharField(max_length=2048)
     state = serializers.CharField(max_length=200)
 
@@ -70,7 +70,7 @@ class SSOSignInResponseSerializer(FastSerializer):
     github_user_info = serializers.DictField(required=False)
 
 
-class SSOResolveConflictSerializer(serializers.Serializer):
+class SSOResolveConflictSerializer(FastSerializer):
     temp_token = serializers.CharField(max_length=200)
     action = serializers.ChoiceField(choices=["link", "create_separate"])
     preference = serializers.ChoiceField(
@@ -84,7 +84,7 @@ class SSOResolveConflictSerializer(serializers.Serializer):
     )
 
 
-class SSOGitHubLinkSerializer(serializers.Serializer):
+class SSOGitHubLinkSerializer(FastSerializer):
     temp_token = serializers.CharField(max_length=200)
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
@@ -96,7 +96,7 @@ class SSOTestConnectionSerializer(FastSerializer):
     checks = serializers.ListField(child=serializers.DictField())
 
 
-class SSOLinkSerializer(serializers.ModelSerializer):
+class SSOLinkSerializer(FastModelSerializer):
     email = serializers.SerializerMethodField()
 
     class Meta:
