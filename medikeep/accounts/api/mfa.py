@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from medikeep.accounts import services as account_services
 from medikeep.accounts.api.serializers import TokenResponseSerializer
 from medikeep.accounts.mfa import services
+from medikeep.accounts.sso.accounts import refuse_password_sign_in
 from medikeep.api.origin import refuse_foreign_origin
 from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
@@ -202,4 +203,6 @@ class VerifyView(ApiView):
         user, _method = services.login_challenge_verify(
             token=body.validated_data["mfa_token"], code=body.validated_data["code"]
         )
+        # SSO-only mode switched on while this sign-in waited for its code still applies.
+        refuse_password_sign_in(user)
         return account_services.sign_in_response(request, user)

@@ -207,3 +207,20 @@ class TestAttemptLimit:
             for _ in range(4)
         ]
         assert statuses == [401, 401, 401, 429]
+
+
+class TestSSOOnlyMode:
+    def test_switched_on_while_the_code_was_awaited(self, anon, enrolled, clock, settings):
+        token = challenge(anon)
+        settings.SSO_ENABLED, settings.SSO_ONLY = True, True
+        assert_refused(anon.post(VERIFY, {"mfa_token": token, "code": enrolled.code(clock)}), 403)
+
+    def test_an_admin_still_signs_in_with_the_second_factor(
+        self, anon, admin_user, clock, settings
+    ):
+        settings.SSO_ENABLED, settings.SSO_ONLY = True, True
+        enrolled = enrol(admin_user, clock)
+        token = challenge(anon, admin_user.username)
+        response = anon.post(VERIFY, {"mfa_token": token, "code": enrolled.code(clock)})
+        assert response.status_code == 200, response.content
+        assert response.json()["access_token"]
