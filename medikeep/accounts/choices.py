@@ -36,3 +36,11 @@ class UserSSOLinkingPreference(models.TextChoices):
     ALWAYS_ASK = "always_ask", "Ask each time"
     AUTO_LINK = "auto_link", "Link automatically"
     CREATE_SEPARATE = "create_separate", "Create a separate account"
+
+
+class DocumentBackend(models.TextChoices):
+    """Where an entity file's bytes live (files/ keeps the same values on each file)."""
+
+    LOCAL = "local", "Local storage"
+    PAPERLESS = "paperless", "Paperless-ngx"
+    PAPRA = "papra", "Papra"

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from medikeep.accounts.choices import (
+    DocumentBackend,
     PreferenceDateFormat,
     PreferenceTheme,
     PreferenceUnitSystem,
@@ -142,6 +143,21 @@ class UserPreference(models.Model):
     session_timeout_minutes = models.PositiveIntegerField(
         default=120, validators=[MinValueValidator(5), MaxValueValidator(1440)]
     )
+    # Document back-ends (Paperless-ngx, Papra): the web app reads and writes them as
+    # preferences. Tokens and passwords live only in the *_secrets columns, encrypted with
+    # medikeep/crypto.py (encrypt_json of {"api_token", "username", "password"}), never answered.
+    paperless_enabled = models.BooleanField(default=False)
+    paperless_url = models.URLField(max_length=500, blank=True)
+    paperless_secrets = models.TextField(blank=True, editable=False)
+    paperless_auto_sync = models.BooleanField(default=False)
+    paperless_sync_tags = models.BooleanField(default=True)
+    default_storage_backend = models.CharField(
+        max_length=10, choices=DocumentBackend.choices, default=DocumentBackend.LOCAL
+    )
+    papra_enabled = models.BooleanField(default=False)
+    papra_url = models.URLField(max_length=500, blank=True)
+    papra_secrets = models.TextField(blank=True, editable=False)
+    papra_organization_id = models.CharField(max_length=255, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
