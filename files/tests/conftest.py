@@ -7,6 +7,7 @@ no test writes into the real var/media/files.
 
 import pytest
 
+from files.tests.papra_server import papra_server  # noqa: F401 - a fixture, found by name
 from files.tests.s3server import (  # noqa: F401 - fixtures are found by name
     files_storage,
     local_files_storage,
