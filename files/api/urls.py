@@ -1,6 +1,6 @@
 from django.urls import path
 
-from files.api import views
+from files.api import papra, views
 
 LAB = {"fixed_entity_type": "lab-result"}
 
@@ -16,6 +16,14 @@ urlpatterns = [
     path(
         "entity-files/<str:entity_type>/<int:entity_id>/files",
         views.EntityFilesView.as_view(),
+    ),
+    # Papra (files/api/papra.py)
+    path("papra/organizations", papra.PapraOrganizationsView.as_view()),
+    path("papra/documents/search", papra.PapraSearchView.as_view()),
+    path("entity-files/sync/papra", papra.SyncPapraView.as_view()),
+    path(
+        "entity-files/<str:entity_type>/<int:entity_id>/link-papra",
+        papra.LinkPapraView.as_view(),
     ),
     # The lab-result paths older clients use: the same views, narrowed to lab results.
     path("lab-results/<int:entity_id>/files", views.EntityFilesView.as_view(**LAB)),

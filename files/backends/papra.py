@@ -22,8 +22,10 @@ title to set on upload (the name is the file's name) and no task status.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -193,10 +195,14 @@ class PapraClient:
         """Sends the file (streamed from `fileobj`); Papra stores it at once, so the answer
         carries the document id. Papra takes no title: the document is named after the file."""
         path = f"/api/organizations/{self._organization()}/documents"
+        boundary = f"medikeep-{secrets.token_hex(16)}"
         with translate_errors(NAME):
             response = self.session.post(
                 f"{self.base_url}{path}",
-                files={"file": (file_name, fileobj, content_type or "application/octet-stream")},
+                # A generator body goes out in chunks: requests' own `files=` would build the
+                # whole multipart body in memory first.
+                data=_multipart_body(fileobj, file_name, content_type, boundary),
+                headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
                 timeout=request_timeout(),
                 allow_redirects=False,
             )
@@ -304,6 +310,22 @@ def normalized(document: dict) -> dict[str, Any]:
     }
 
 
+def _multipart_body(fileobj, file_name: str, content_type: str, boundary: str) -> Iterator[bytes]:
+    """multipart/form-data with the one field Papra reads, `file`, streamed from `fileobj`.
+    The name goes as plain ASCII and as RFC 2231 UTF-8 (filename*) for other characters."""
+    ascii_name = file_name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{ascii_name}"; '
+        f"filename*=UTF-8''{quote(file_name, safe='')}\r\n"
+        f"Content-Type: {content_type or 'application/octet-stream'}\r\n\r\n"
+    )
+    yield head.encode()
+    while chunk := fileobj.read(CHUNK_SIZE):
+        yield chunk
+    yield f"\r\n--{boundary}--\r\n".encode()
+
+
 def _error_code(response: requests.Response) -> str:
     try:
         body = response.json()
@@ -323,9 +345,9 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
 
 def client_from_preference(preference) -> PapraClient:
     """The registry's factory: the user's saved URL, API key and organization."""
-    secrets = saved_secrets(preference, NAME)
+    saved = saved_secrets(preference, NAME)
     return PapraClient(
         preference.papra_url,
-        str(secrets.get("api_token") or ""),
+        str(saved.get("api_token") or ""),
         preference.papra_organization_id or None,
     )

@@ -155,3 +155,16 @@ def test_missing_url_or_key_is_not_configured(papra_server):
         PapraClient("", "ppapi_x")
     with pytest.raises(BackendNotConfigured):
         PapraClient(papra_server.url, "")
+
+
+def test_upload_streams_and_keeps_a_non_ascii_name(client, papra_server):
+    chunks = iter([PDF[:10], PDF[10:]])
+
+    class Reader:  # read()-able without a size, as the remote code hands over stored files
+        def read(self, size=-1):
+            return next(chunks, b"")
+
+    remote = client.upload(Reader(), file_name='Résumé "2024".pdf', content_type="application/pdf")
+    stored = papra_server.documents[remote.document_id]
+    assert stored.content == PDF
+    assert stored.name == 'Résumé "2024".pdf'
