@@ -1,5 +1,6 @@
 from django.urls import path
 
+from files.api import backend_settings as backend_settings_views
 from files.api import papra, views
 
 LAB = {"fixed_entity_type": "lab-result"}
@@ -25,6 +26,12 @@ urlpatterns = [
         "entity-files/<str:entity_type>/<int:entity_id>/link-papra",
         papra.LinkPapraView.as_view(),
     ),
+    # Document back-end settings and storage stats (files/api/backend_settings.py)
+    path("paperless/settings", backend_settings_views.PaperlessSettingsView.as_view()),
+    path("paperless/test-connection", backend_settings_views.PaperlessTestConnectionView.as_view()),
+    path("paperless/storage-stats", backend_settings_views.StorageStatsView.as_view()),
+    path("papra/settings", backend_settings_views.PapraSettingsView.as_view()),
+    path("papra/test-connection", backend_settings_views.PapraTestConnectionView.as_view()),
     # The lab-result paths older clients use: the same views, narrowed to lab results.
     path("lab-results/<int:entity_id>/files", views.EntityFilesView.as_view(**LAB)),
     path("lab-results/<int:entity_id>/files/<int:file_id>", views.EntityFileView.as_view(**LAB)),

@@ -9,6 +9,7 @@ from medikeep.accounts.models import User, UserPreference
 from medikeep.accounts.validators import validate_username
 from medikeep.api.representation import FastModelSerializer, FastSerializer
 from medikeep.api.serializers import MessageSerializer  # noqa: F401 (s.MessageSerializer)
+from medikeep.crypto import DecryptionError, decrypt_json
 
 
 @lru_cache(maxsize=1)
@@ -130,29 +131,30 @@ class DeletionResultSerializer(FastSerializer):
     deletion_summary = serializers.DictField(child=serializers.IntegerField())
 
 
-def not_built_yet(field_class, value, **kwargs) -> serializers.Field:
-    # A read-only key with a fixed answer: the instance has no such attribute, so DRF falls
-    # back to the default.
-    return field_class(read_only=True, default=value, **kwargs)
+def _saved_secret_keys(token: str) -> frozenset[str]:
+    """Which secrets an encrypted *_secrets column holds (non-empty values only); none when it
+    cannot be decrypted any more (the user then enters them again)."""
+    if not token:
+        return frozenset()
+    try:
+        value = decrypt_json(token)
+    except DecryptionError:
+        return frozenset()
+    if not isinstance(value, dict):
+        return frozenset()
+    return frozenset(key for key, item in value.items() if isinstance(item, str) and item)
 
 
 class PreferenceSerializer(FastModelSerializer):
     """The spec's keys (theme, notifications_enabled …) and the web app's (unit_system,
-    date_format, the document back-ends) in one answer. Paperless-ngx and Papra are not built
-    yet: their keys answer the reference's defaults (off, local storage) until they are."""
+    date_format, the document back-ends) in one answer. The back-end keys are read-only here:
+    they change through PUT /paperless/settings and /papra/settings, which hold the rules for
+    secrets. Tokens and passwords are never answered, only whether one is saved."""
 
     user_id = serializers.IntegerField(read_only=True)
-    paperless_enabled = not_built_yet(serializers.BooleanField, False)
-    paperless_url = not_built_yet(serializers.CharField, "")
-    paperless_has_token = not_built_yet(serializers.BooleanField, False)
-    paperless_has_credentials = not_built_yet(serializers.BooleanField, False)
-    paperless_auto_sync = not_built_yet(serializers.BooleanField, False)
-    paperless_sync_tags = not_built_yet(serializers.BooleanField, True)
-    default_storage_backend = not_built_yet(serializers.CharField, "local")
-    papra_enabled = not_built_yet(serializers.BooleanField, False)
-    papra_url = not_built_yet(serializers.CharField, "")
-    papra_has_token = not_built_yet(serializers.BooleanField, False)
-    papra_organization_id = not_built_yet(serializers.CharField, None, allow_null=True)
+    paperless_has_token = serializers.SerializerMethodField()
+    paperless_has_credentials = serializers.SerializerMethodField()
+    papra_has_token = serializers.SerializerMethodField()
     language = serializers.RegexField(
         r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
         max_length=10,
@@ -185,7 +187,27 @@ class PreferenceSerializer(FastModelSerializer):
             "papra_has_token",
             "papra_organization_id",
         ]
-        read_only_fields = ["user_id", "updated_at"]
+        read_only_fields = [
+            "user_id",
+            "updated_at",
+            "paperless_enabled",
+            "paperless_url",
+            "paperless_auto_sync",
+            "paperless_sync_tags",
+            "default_storage_backend",
+            "papra_enabled",
+            "papra_url",
+            "papra_organization_id",
+        ]
+
+    def get_paperless_has_token(self, preference) -> bool:
+        return "api_token" in _saved_secret_keys(preference.paperless_secrets)
+
+    def get_paperless_has_credentials(self, preference) -> bool:
+        return {"username", "password"} <= _saved_secret_keys(preference.paperless_secrets)
+
+    def get_papra_has_token(self, preference) -> bool:
+        return "api_token" in _saved_secret_keys(preference.papra_secrets)
 
     def validate_timezone(self, value: str) -> str:
         if value and value not in _timezones():
