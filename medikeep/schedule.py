@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from itertools import pairwise
 
 from celery.schedules import crontab
+
+from medikeep.env import env_str, invalid
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,20 @@ def beat_schedule(rows: list[PeriodicTask]) -> dict:
     """Beat entries for the table; a run not started before the next one is due expires."""
     schedule = {}
     for row in rows:
-        expression = os.environ.get(row.env, row.cron).strip()
+        raw = env_str(row.env, row.cron)
+        expression = raw.strip()
         if expression.lower() == "disable":
             continue
-        cron = parse_cron(expression)
+        try:
+            cron = parse_cron(expression)
+        except (ValueError, TypeError):
+            invalid(
+                row.env,
+                raw,
+                f"a crontab of five fields (minute hour day month weekday, e.g. {row.cron!r}) "
+                "or 'disable'",
+            )
+            cron = parse_cron(row.cron)
         schedule[row.name] = {
             "task": row.task,
             "schedule": cron,

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
-
-from medikeep import VERSION
-from medikeep.accounts.sso.config import SSOSettings, socialaccount_providers
+from medikeep import VERSION, env
+from medikeep.accounts.sso.config import PROVIDER_TYPES, SSOSettings, socialaccount_providers
 from medikeep.env import (
-    database_from_url,
     env_bool,
+    env_choice,
+    env_database,
+    env_fernet_keys,
     env_int,
     env_list,
+    env_networks,
+    env_origins,
+    env_rate,
+    env_redis_url,
     env_str,
+    env_timezone,
+    env_url,
     secret_key,
 )
 from medikeep.schedule import PeriodicTask, beat_schedule
+
+# Every bad value below is collected and reported together, one line each, by
+# env.end_validation() at the end of this file (docs/configuration.md lists them all).
+env.begin_validation()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MEDIKEEP_VAR_DIR", str(BASE_DIR / "var")))
@@ -25,10 +36,23 @@ VAR_DIR = Path(env_str("MEDIKEEP_VAR_DIR", str(BASE_DIR / "var")))
 SECRET_KEY = secret_key(VAR_DIR)
 # Secrets stored for users (notification channel settings) are encrypted with these Fernet keys
 # (comma-separated): the first encrypts, all decrypt. Unset: a key derived from SECRET_KEY.
-FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")  # or FIELD_ENCRYPTION_KEY_FILE
+FIELD_ENCRYPTION_KEY = env_fernet_keys("FIELD_ENCRYPTION_KEY")  # or FIELD_ENCRYPTION_KEY_FILE
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# Where people reach this server: the base of links in emails (invitations, portal, resets).
+# Set, it also gives the defaults of the allowed hosts, the trusted origins and (for https)
+# the Secure cookie flags; each explicit variable below still wins.
+APP_PUBLIC_URL_SET = bool(env_str("APP_PUBLIC_URL"))
+APP_PUBLIC_URL = env_url("APP_PUBLIC_URL", "http://localhost:8000") or "http://localhost:8000"
+_public = urlsplit(APP_PUBLIC_URL)
+PUBLIC_HTTPS = APP_PUBLIC_URL_SET and _public.scheme == "https"
+_local_hosts = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS",
+    [_public.hostname, *_local_hosts] if APP_PUBLIC_URL_SET and _public.hostname else _local_hosts,
+)
+CSRF_TRUSTED_ORIGINS = env_origins("DJANGO_CSRF_TRUSTED_ORIGINS", wildcards=True) or (
+    [f"{_public.scheme}://{_public.netloc}"] if APP_PUBLIC_URL_SET else []
+)
 APP_NAME = "MediKeep"
 APP_VERSION = VERSION
 
@@ -97,11 +121,7 @@ TEMPLATES = [
     }
 ]
 
-DATABASES = {
-    "default": database_from_url(
-        env_str("DATABASE_URL"), sqlite_default=VAR_DIR / "medikeep.sqlite3"
-    )
-}
+DATABASES = {"default": env_database("DATABASE_URL", sqlite_default=VAR_DIR / "medikeep.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -128,7 +148,7 @@ AUTH_PASSWORD_VALIDATORS = [
 PASSWORD_MAX_LENGTH = 128
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TZ", "UTC") or "UTC"
+TIME_ZONE = env_timezone("TZ", "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -151,21 +171,23 @@ STORAGES = {
         },
     },
 }
-FILES_STORAGE = env_str("FILES_STORAGE", "local").strip().lower() or "local"
+FILES_STORAGE = env_choice("FILES_STORAGE", "local", ["local", "s3"])
+if FILES_STORAGE == "s3" and not env_str("AWS_STORAGE_BUCKET_NAME"):
+    env.invalid("AWS_STORAGE_BUCKET_NAME", "", "the bucket's name (FILES_STORAGE=s3 needs it)")
 if FILES_STORAGE == "s3":
-    if not env_str("AWS_STORAGE_BUCKET_NAME"):
-        raise ImproperlyConfigured("FILES_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
     STORAGES["files"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
             # Unset endpoint = AWS itself; set it for MinIO and other S3-compatible servers.
-            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "endpoint_url": env_url("AWS_S3_ENDPOINT_URL") or None,
             # Unset keys fall through to boto3's own chain (instance role, ~/.aws).
             "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
             "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
             "region_name": env_str("AWS_S3_REGION_NAME") or None,
-            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
+            "addressing_style": env_choice(
+                "AWS_S3_ADDRESSING_STYLE", "auto", ["auto", "path", "virtual"]
+            ),
             "location": env_str("AWS_LOCATION").strip("/"),
             # Objects stay private (bucket policy decides, no ACL granting reads); any URL
             # would be signed; two uploads with one name never replace each other.
@@ -174,8 +196,6 @@ if FILES_STORAGE == "s3":
             "file_overwrite": False,
         },
     }
-elif FILES_STORAGE != "local":
-    raise ImproperlyConfigured(f"FILES_STORAGE must be local or s3, not {FILES_STORAGE!r}")
 # Generated custom reports (records/reports/services.py): private like the entity files, in
 # the same place under "reports" (a folder under MEDIA_ROOT, or a key prefix in the bucket).
 _reports_options = {**STORAGES["files"]["OPTIONS"]}
@@ -216,13 +236,16 @@ FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 
 # --- Cache and Celery: Redis when REDIS_URL is set, embedded otherwise ---------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "medikeep.cache.CountingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "medikeep",
+            # A Redis that stops answering must cost a request a moment, not hang it: rate
+            # limits and the sign-in back-off then count per process (medikeep/api/throttles.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -351,7 +374,7 @@ HEALTH_CHECK_SECONDS = env_int("HEALTH_CHECK_SECONDS", 5)
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
     EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
@@ -359,8 +382,6 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MediKeep <medikeep@localhost>")
-# Where people reach this server: the base of links in emails (invitations, portal, resets).
-APP_PUBLIC_URL = env_str("APP_PUBLIC_URL", "http://localhost:8000")
 # How long a portal invitation link and a password-reset link work.
 PORTAL_INVITE_HOURS = env_int("PORTAL_INVITE_HOURS", 168)
 PASSWORD_RESET_HOURS = env_int("PASSWORD_RESET_HOURS", 2)
@@ -396,14 +417,14 @@ REST_FRAMEWORK = {
 
 # Requests per scope; each can be overridden from the environment, e.g. API_RATE_AUTH=30/min.
 API_RATES = {
-    "standard": env_str("API_RATE_STANDARD", "100/min"),
-    "auth": env_str("API_RATE_AUTH", "10/min"),
-    "upload": env_str("API_RATE_UPLOAD", "50/hour"),
-    "search": env_str("API_RATE_SEARCH", "30/min"),
-    "system": env_str("API_RATE_SYSTEM", "60/min"),
+    "standard": env_rate("API_RATE_STANDARD", "100/min"),
+    "auth": env_rate("API_RATE_AUTH", "10/min"),
+    "upload": env_rate("API_RATE_UPLOAD", "50/hour"),
+    "search": env_rate("API_RATE_SEARCH", "30/min"),
+    "system": env_rate("API_RATE_SYSTEM", "60/min"),
 }
 # X-Forwarded-For is believed only when the direct peer is one of these (IPs or CIDRs).
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
 
 ACCESS_TOKEN_MINUTES = env_int("ACCESS_TOKEN_EXPIRE_MINUTES", 480)
 SIMPLE_JWT = {
@@ -427,7 +448,8 @@ LOGIN_LOCK_SECONDS = env_int("LOGIN_LOCK_SECONDS", 30)
 LOGIN_LOCK_MAX_SECONDS = env_int("LOGIN_LOCK_MAX_SECONDS", 900)
 LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60
 AUTH_COOKIE_NAME = "medapp_session"
-AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", False)
+# Secure (sent over HTTPS only) by default when APP_PUBLIC_URL is https.
+AUTH_COOKIE_SECURE = env_bool("AUTH_COOKIE_SECURE", PUBLIC_HTTPS)
 AUTH_COOKIE_DOMAIN = env_str("AUTH_COOKIE_DOMAIN") or None
 ALLOW_USER_REGISTRATION = env_bool("ALLOW_USER_REGISTRATION", True)
 
@@ -451,22 +473,22 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
 }
 
-CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env_origins("CORS_ALLOWED_ORIGINS")
 CORS_ALLOW_CREDENTIALS = True
 
 # allauth is the SSO layer; local accounts go through the API.
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 # --- Single sign-on (docs/compatibility.md "SSO"; README settings table) ---
 SSO_ENABLED = env_bool("SSO_ENABLED", False)
-SSO_PROVIDER_TYPE = env_str("SSO_PROVIDER_TYPE", "oidc").strip().lower()
+SSO_PROVIDER_TYPE = env_choice("SSO_PROVIDER_TYPE", "oidc", PROVIDER_TYPES)
 SSO_CLIENT_ID = env_str("SSO_CLIENT_ID")
 SSO_CLIENT_SECRET = env_str("SSO_CLIENT_SECRET")  # or SSO_CLIENT_SECRET_FILE
-SSO_ISSUER_URL = env_str("SSO_ISSUER_URL")
-SSO_REDIRECT_URI = env_str("SSO_REDIRECT_URI")
+SSO_ISSUER_URL = env_url("SSO_ISSUER_URL")
+SSO_REDIRECT_URI = env_url("SSO_REDIRECT_URI")
 SSO_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env_list("SSO_ALLOWED_DOMAINS")]
 SSO_ALLOW_REGISTRATION = env_bool("SSO_ALLOW_REGISTRATION", True)
 SSO_ONLY = env_bool("SSO_ONLY", False)
-SSO_GITHUB_URL = env_str("SSO_GITHUB_URL")  # GitHub Enterprise Server; unset: github.com
+SSO_GITHUB_URL = env_url("SSO_GITHUB_URL")  # GitHub Enterprise Server; unset: github.com
 SOCIALACCOUNT_PROVIDERS = socialaccount_providers(
     SSOSettings(
         enabled=SSO_ENABLED,
@@ -486,9 +508,25 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only: the redirect (behind a proxy, set DJANGO_BEHIND_TLS_PROXY too, or it loops) and
+# HSTS, which tells browsers never to use plain HTTP here again for that many seconds.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes inside the host or the container network ask over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/?$", r"^api/v1/system/health/?$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# Content-Security-Policy of HTML pages that set none themselves (medikeep/middleware.py).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- Logging --------------------------------------------------------------------------------
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "info", ["debug", "info", "warning", "error", "critical"]
+).upper()
 LOG_DIR = Path(env_str("LOG_DIR", str(VAR_DIR / "logs")))
 LOG_DIR.mkdir(parents=True, exist_ok=True)
 LOG_MAX_BYTES = env_int("LOG_ROTATION_SIZE_MB", 5) * 1024 * 1024
@@ -530,3 +568,6 @@ LOGGING = {
         "django.request": {"handlers": ["console", "app"], "level": "ERROR"},
     },
 }
+
+# Keep last: stops start-up with every problem found above, one line each.
+env.end_validation()

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from celery.schedules import crontab
 
-from medikeep.env import database_from_url, env_bool, env_list, env_str
+from medikeep.env import ConfigurationError, database_from_url, env_bool, env_list, env_str
 from medikeep.schedule import PeriodicTask, beat_schedule, shortest_gap_seconds
 
 ROWS = [
@@ -30,8 +30,9 @@ def test_env_moves_or_disables_a_row(monkeypatch):
 
 def test_bad_cron_is_refused(monkeypatch):
     monkeypatch.setenv("TEST_NIGHTLY_CRON", "every night")
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError) as refused:
         beat_schedule(ROWS)
+    assert refused.value.problems[0].startswith("TEST_NIGHTLY_CRON='every night': expected")
 
 
 def test_shortest_gap_wraps_midnight():
@@ -65,7 +66,7 @@ def test_env_helpers(monkeypatch, tmp_path):
     monkeypatch.setenv("T_BOOL", "yes")
     assert env_bool("T_BOOL") is True
     monkeypatch.setenv("T_BOOL", "perhaps")
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError):
         env_bool("T_BOOL")
     monkeypatch.setenv("T_LIST", "a, b,,c")
     assert env_list("T_LIST") == ["a", "b", "c"]
