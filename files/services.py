@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from files import storage
 from files.entity_types import EntityType
-from files.models import EntityFile, StorageBackend
+from files.models import EntityFile, StorageBackend, SyncStatus
 from files.uploads import check_upload, clean_file_name
 from medikeep.accounts.selectors import system_setting
 from medikeep.api.exceptions import BusinessRuleError, FieldValidationError
@@ -48,17 +48,34 @@ def _announce(*, user, entity_file: EntityFile, action: str, before=None, after=
     )
 
 
-def check_backend(storage_backend: str | None) -> str:
+def check_backend(storage_backend: str | None, user=None) -> str:
+    """The back-end a new upload goes to: local, or Paperless-ngx / Papra when the uploader
+    has that back-end set up and enabled (422 otherwise, naming what to do)."""
+    from files.backends import BackendNotConfigured
+    from files.backends.remote import check_target
+
     backend = storage_backend or StorageBackend.LOCAL
     if backend not in StorageBackend.values:
         raise FieldValidationError("storage_backend", "Choose one of: local, paperless, papra.")
     if backend != StorageBackend.LOCAL:
-        # Paperless-ngx and Papra storage arrive with their own issue.
-        raise FieldValidationError(
-            "storage_backend",
-            f"Storing files in {StorageBackend(backend).label} is not available yet; use local.",
-        )
+        try:
+            check_target(backend, user)
+        except BackendNotConfigured as exc:
+            raise FieldValidationError(
+                "storage_backend",
+                f"{exc.detail} Set it up under Settings, or choose local.",
+            ) from exc
     return backend
+
+
+def announce_created(*, user, entity_file: EntityFile, ip=None) -> None:
+    _announce(
+        user=user,
+        entity_file=entity_file,
+        action=RecordAction.CREATED,
+        after=model_snapshot(entity_file),
+        ip=ip,
+    )
 
 
 def upload(
@@ -73,8 +90,10 @@ def upload(
     storage_backend: str | None = None,
     ip: str | None = None,
 ) -> EntityFile:
-    """Checks and stores one upload and creates its row."""
-    backend = check_backend(storage_backend)
+    """Checks and stores one upload and creates its row. For Paperless-ngx / Papra the bytes
+    are stored here first and a task sends them on (files.backends.remote): the local copy
+    goes only once the back-end has confirmed the document."""
+    backend = check_backend(storage_backend, user)
     file_name = clean_file_name(upload.name)
     extension, mime = check_upload(upload, file_name)
     key = f"{entity.name}/{uuid.uuid4().hex}.{extension}"
@@ -93,6 +112,9 @@ def upload(
                 description=description,
                 category=category,
                 storage_backend=backend,
+                sync_status=(
+                    SyncStatus.SYNCED if backend == StorageBackend.LOCAL else SyncStatus.PENDING
+                ),
                 uploaded_by=user if getattr(user, "is_authenticated", False) else None,
             )
             _announce(
@@ -105,6 +127,10 @@ def upload(
     except BaseException:
         storage.delete(stored_name)  # no row, no bytes
         raise
+    if backend != StorageBackend.LOCAL:
+        from files.backends.remote import start_upload
+
+        start_upload(entity_file)
     return entity_file
 
 

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 
 from files import services, uploads
 from files.api import serializers as s
+from files.backends.remote import is_remote
 from files.entity_types import ENTITY_TYPES, EntityType, find_type
 from files.models import EntityFile
-from files.streaming import StoredFileMissing, file_response
+from files.streaming import StoredFileMissing, file_response, remote_file_response
 from medikeep.api.exceptions import FieldValidationError
 from medikeep.api.parsers import SafeFormParser, SafeJSONParser, SafeMultiPartParser
 from medikeep.api.views import ApiView
@@ -165,6 +166,8 @@ class EntityFileContentView(ApiView):
         entity_file = file_in_reach(
             request.user, file_id, Level.VIEW, entity_type_name=self.fixed_entity_type
         )
+        if is_remote(entity_file):
+            return remote_file_response(request, entity_file, as_attachment=self.as_attachment)
         try:
             return file_response(request, entity_file, as_attachment=self.as_attachment)
         except StoredFileMissing as exc:

@@ -7,6 +7,7 @@ no test writes into the real var/media/files.
 
 import pytest
 
+from files.tests.paperless_server import paperless_for, paperless_server  # noqa: F401 - fixtures
 from files.tests.papra_server import papra_server  # noqa: F401 - a fixture, found by name
 from files.tests.s3server import (  # noqa: F401 - fixtures are found by name
     files_storage,
