@@ -154,15 +154,44 @@ def system_health() -> dict[str, Any]:
     return {**memo[1], "timestamp": timezone.now()}
 
 
+def cache_status() -> dict[str, str]:
+    """Whether the shared cache (rate limits, sign-in back-offs, heartbeat) answers."""
+    backend = "redis" if "redis" in settings.CACHES["default"]["BACKEND"].lower() else "local"
+    try:
+        cache.get("health:probe")
+    except Exception as exc:
+        logger.warning("health: cache unreachable (%s)", type(exc).__name__)
+        return {"status": "error", "backend": backend}
+    return {"status": "ok", "backend": backend}
+
+
+def _reasons(database: dict, cache_report: dict, broker: dict) -> list[str]:
+    """Why the report is unhealthy, in words an operator acts on."""
+    reasons = []
+    if database["status"] != "ok":
+        reasons.append(f"database ({database['vendor']}) unreachable")
+    if cache_report["status"] != "ok":
+        reasons.append(
+            f"cache ({cache_report['backend']}) unreachable: rate limits and sign-in back-offs "
+            "are counted per process (degraded mode)"
+        )
+    if broker["transport"] == "redis" and broker["status"] != "ok":
+        reasons.append("broker (redis) unreachable: background tasks cannot be queued")
+    return reasons
+
+
 def _check_components() -> dict[str, Any]:
     database = database_status()
+    cache_report = cache_status()
     broker = broker_status()
-    redis_down = broker["transport"] == "redis" and broker["status"] != "ok"
+    reasons = _reasons(database, cache_report, broker)
     return {
-        "status": "unhealthy" if database["status"] != "ok" or redis_down else "healthy",
+        "status": "unhealthy" if reasons else "healthy",
+        "reasons": reasons,
         "app_name": settings.APP_NAME,
         "version": settings.APP_VERSION,
         "database": database,
+        "cache": cache_report,
         "broker": broker,
         "worker": worker_status(),
         "logging_system": logging_status(),

@@ -134,12 +134,22 @@ class LoggingHealthSerializer(FastSerializer):
     categories_configured = serializers.IntegerField()
 
 
+class CacheHealthSerializer(FastSerializer):
+    status = CheckStatusField()
+    backend = serializers.ChoiceField(choices=["redis", "local"])
+
+
 class SystemHealthSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["healthy", "unhealthy"])
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why the status is unhealthy (which component is down); empty when healthy.",
+    )
     timestamp = utc_datetime()
     app_name = serializers.CharField()
     version = serializers.CharField()
     database = DatabaseHealthSerializer()
+    cache = CacheHealthSerializer()
     broker = BrokerHealthSerializer()
     worker = WorkerHealthSerializer()
     logging_system = LoggingHealthSerializer()

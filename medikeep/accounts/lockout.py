@@ -14,12 +14,10 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from contextlib import suppress
 
 from django.conf import settings
-from django.core.cache import cache
 
-from medikeep.api.throttles import count_in_window
+from medikeep.api.throttles import count_in_window, shared_delete_many, shared_get, shared_set
 
 
 def _keys(username: str) -> tuple[str, str]:
@@ -29,12 +27,10 @@ def _keys(username: str) -> tuple[str, str]:
 
 
 def seconds_locked(username: str) -> int:
-    """How long sign-in to this account is still refused (0: not locked, or the cache is
-    unreachable: sign-in keeps working, limited by the password check alone)."""
-    try:
-        locked_until = cache.get(_keys(username)[1])
-    except Exception:
-        return 0
+    """How long sign-in to this account is still refused (0: not locked). While the shared
+    cache is unreachable, failures and back-offs are counted in this process only
+    (medikeep/api/throttles.py, degraded mode): sign-in keeps working."""
+    locked_until = shared_get(_keys(username)[1])
     if locked_until is None:
         return 0
     return max(0, math.ceil(locked_until - time.time()))
@@ -48,11 +44,9 @@ def record_failure(username: str) -> int:
     if over < 0:
         return 0
     backoff = min(settings.LOGIN_LOCK_SECONDS * 2 ** min(over, 20), settings.LOGIN_LOCK_MAX_SECONDS)
-    with suppress(Exception):  # an unreachable cache: no lock, as seconds_locked says
-        cache.set(lock_key, time.time() + backoff, timeout=backoff)
+    shared_set(lock_key, time.time() + backoff, timeout=backoff)
     return backoff
 
 
 def record_success(username: str) -> None:
-    with suppress(Exception):
-        cache.delete_many(_keys(username))
+    shared_delete_many(list(_keys(username)))

@@ -15,8 +15,12 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework.throttling import BaseThrottle
 
+from medikeep import env
 from medikeep.middleware import client_ip
 
 logger = logging.getLogger("medikeep.security")
@@ -25,42 +29,98 @@ logger = logging.getLogger("medikeep.security")
 # without a login, so an address is all there is to count.
 PER_ADDRESS_SCOPES = {"auth", "system"}
 
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 @lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
-    """ "100/min" -> (100, 60): the first letter of the period counts."""
-    count, period = rate.split("/")
-    return int(count), _PERIODS[period.strip().lower()[0]]
+    """ "100/min" -> (100, 60); the grammar is env.parse_rate's, checked at start-up."""
+    return env.parse_rate(rate)
+
+
+# --- the shared cache, and what happens when it cannot be reached ---------------------------
+#
+# Degraded mode: when the shared cache (Redis) fails, counters and sign-in back-offs are kept
+# in this process's memory instead, so limits still hold per process (a few web processes
+# multiply them) and nothing answers 500. The shared cache is tried again after
+# RETRY_SHARED_AFTER seconds; a warning is logged once a minute while it is down, and
+# /system/health answers 503 saying so.
+
+RETRY_SHARED_AFTER = 5.0
+_local = LocMemCache("medikeep-degraded-counters", {"OPTIONS": {"MAX_ENTRIES": 10_000}})
+_state = {"down_until": 0.0, "last_warning": 0.0}
+
+
+@receiver(setting_changed)
+def _cache_replaced(*, setting, **kwargs) -> None:
+    """A new cache configuration (tests switch it) starts from the shared cache again."""
+    if setting == "CACHES":
+        _state.update(down_until=0.0, last_warning=0.0)
+        _local.clear()
+
+
+def _shared_usable() -> bool:
+    return time.monotonic() >= _state["down_until"]
+
+
+def _shared_failed(exc: Exception) -> None:
+    now = time.monotonic()
+    _state["down_until"] = now + RETRY_SHARED_AFTER
+    if now - _state["last_warning"] >= 60:  # once a minute per process, not once per request
+        _state["last_warning"] = now
+        logger.warning(
+            "degraded mode: the shared cache is unreachable (%s); rate limits and sign-in "
+            "back-offs are counted per process until it answers again",
+            type(exc).__name__,
+        )
+
+
+def _count(store, key: str, duration: int) -> int:
+    if hasattr(store, "count_hit"):  # Redis: one round trip (medikeep/cache.py)
+        return store.count_hit(key, duration + 1)
+    try:
+        return store.incr(key)
+    except ValueError:  # no counter yet (or it just expired)
+        if store.add(key, 1, timeout=duration + 1):
+            return 1
+        return store.incr(key)
 
 
 def count_in_window(key: str, duration: int) -> int:
-    """Counts one more hit under `key` for a window of `duration` seconds; returns the total,
-    or 0 when the cache cannot be reached: limits then stop counting (logged) rather than
-    every request failing — health answers 503 and says why."""
-    try:
-        if hasattr(cache, "count_hit"):  # Redis: one round trip (medikeep/cache.py)
-            return cache.count_hit(key, duration + 1)
+    """Counts one more hit under `key` for a window of `duration` seconds; returns the total
+    (from this process's own count while the shared cache is unreachable)."""
+    if _shared_usable():
         try:
-            return cache.incr(key)
-        except ValueError:  # no counter yet (or it just expired)
-            if cache.add(key, 1, timeout=duration + 1):
-                return 1
-            return cache.incr(key)
-    except Exception as exc:
-        _warn_cache_down(exc)
-        return 0
+            return _count(cache, key, duration)
+        except Exception as exc:
+            _shared_failed(exc)
+    return _count(_local, key, duration)
 
 
-_last_warning = [0.0]
+def shared_get(key: str):
+    if _shared_usable():
+        try:
+            return cache.get(key)
+        except Exception as exc:
+            _shared_failed(exc)
+    return _local.get(key)
 
 
-def _warn_cache_down(exc: Exception) -> None:
-    now = time.monotonic()
-    if now - _last_warning[0] >= 60:  # once a minute per process, not once per request
-        _last_warning[0] = now
-        logger.warning("rate limits not counted: the cache is unreachable (%s)", type(exc).__name__)
+def shared_set(key: str, value, timeout: int) -> None:
+    # Kept locally as well: should the cache fail on the next read, this process still knows.
+    _local.set(key, value, timeout=timeout)
+    if _shared_usable():
+        try:
+            cache.set(key, value, timeout=timeout)
+        except Exception as exc:
+            _shared_failed(exc)
+
+
+def shared_delete_many(keys: list[str]) -> None:
+    _local.delete_many(keys)
+    if _shared_usable():
+        try:
+            cache.delete_many(keys)
+        except Exception as exc:
+            _shared_failed(exc)
 
 
 class ScopedRateThrottle(BaseThrottle):
