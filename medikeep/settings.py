@@ -57,7 +57,7 @@ APP_NAME = "MediKeep"
 APP_VERSION = VERSION
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "medikeep.admin_site.MediKeepAdminConfig",  # django.contrib.admin with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -116,11 +116,34 @@ class User(AbstractBaseUser, PermissionsMixin):
         elif self.full_name:
             self.first_name, self.last_name = split_full_name(self.full_name)
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._stored_must_change_password = user.__dict__.get("must_change_password")
+        return user
+
     def save(self, *args, **kwargs):
         self.clean()
         # Admins are superusers of the Django admin; no separate staff hierarchy.
         self.is_superuser = self.role == UserRole.ADMIN
+        update_fields = kwargs.get("update_fields")
+        if (
+            self._password is not None
+            and (update_fields is None or "password" in update_fields)
+            and getattr(self, "_stored_must_change_password", False)
+            and self.must_change_password
+        ):
+            # A new password ends the forced change the database holds, whichever path set
+            # it: the API, the Django admin's password forms, `manage.py changepassword`.
+            # `_password` holds the raw text only after set_password() (Django clears it when
+            # check_password() merely re-hashes at sign-in, which must not count). A flag set
+            # together with the password — a new account's one-time password, an operator's
+            # temporary one — was not stored yet, so it stays.
+            self.must_change_password = False
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "must_change_password"}
         super().save(*args, **kwargs)
+        self._stored_must_change_password = self.__dict__.get("must_change_password")
 
 
 class UserPreference(models.Model):

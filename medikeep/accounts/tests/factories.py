@@ -9,19 +9,21 @@ DEFAULT_PASSWORD = "Correct-horse-42"
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.test")
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
     role = UserRole.USER
-    password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
 
-    @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):
-        if create:
-            obj.save()
+    @classmethod
+    def _create(cls, model_class, *args, password=DEFAULT_PASSWORD, **kwargs):
+        # The password is set before the first save, as the services do: a flag given with
+        # it (must_change_password) then stays, as a one-time password's does (User.save).
+        user = model_class(*args, **kwargs)
+        user.set_password(password)
+        user.save()
+        return user
 
 
 class AdminFactory(UserFactory):
