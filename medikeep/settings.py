@@ -312,6 +312,13 @@ PERIODIC_TASKS = [
         "FILES_STORAGE_CHECK_CRON",
     ),
     PeriodicTask(
+        # Uploads to Paperless-ngx / Papra whose task message was lost are sent again.
+        "resume-remote-uploads",
+        "files.tasks.resume_remote_uploads",
+        "*/15 * * * *",
+        "FILES_REMOTE_UPLOAD_SWEEP_CRON",
+    ),
+    PeriodicTask(
         "flush-expired-tokens",
         "medikeep.accounts.tasks.flush_expired_tokens",
         "17 3 * * *",

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from files.api import backend_settings as backend_settings_views
-from files.api import papra, views
+from files.api import paperless, papra, views
 
 LAB = {"fixed_entity_type": "lab-result"}
 
@@ -32,6 +32,26 @@ urlpatterns = [
     path("paperless/storage-stats", backend_settings_views.StorageStatsView.as_view()),
     path("papra/settings", backend_settings_views.PapraSettingsView.as_view()),
     path("papra/test-connection", backend_settings_views.PapraTestConnectionView.as_view()),
+    # Paperless-ngx (files/api/paperless.py)
+    path("paperless/documents/search", paperless.PaperlessSearchView.as_view()),
+    path("paperless/documents", paperless.PaperlessSearchView.as_view()),
+    path("paperless/tasks/<str:task_uuid>/status", paperless.PaperlessTaskStatusView.as_view()),
+    path(
+        "paperless/entity-files/set-background-task",
+        paperless.BackgroundTaskView.as_view(),
+    ),
+    path(
+        "paperless/entity-files/update-background-task",
+        paperless.BackgroundTaskView.as_view(final=True),
+    ),
+    path("paperless/cleanup", paperless.PaperlessCleanupView.as_view()),
+    path("paperless/upload", paperless.PaperlessUploadView.as_view()),
+    path("paperless/sync", paperless.SyncPaperlessView.as_view()),
+    path("entity-files/sync/paperless", paperless.SyncPaperlessView.as_view()),
+    path(
+        "entity-files/<str:entity_type>/<int:entity_id>/link-paperless",
+        paperless.LinkPaperlessView.as_view(),
+    ),
     # The lab-result paths older clients use: the same views, narrowed to lab results.
     path("lab-results/<int:entity_id>/files", views.EntityFilesView.as_view(**LAB)),
     path("lab-results/<int:entity_id>/files/<int:file_id>", views.EntityFileView.as_view(**LAB)),
