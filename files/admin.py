@@ -116,3 +116,7 @@ class EntityFileAdmin(admin.ModelAdmin):
                 f"{refused} file(s) stay in the trash: their record no longer exists.",
                 messages.WARNING,
             )
+
+
+# The pages of file migration jobs (moving local files to a document back-end).
+from files.relocation import admin as relocation_admin  # noqa: E402, F401

@@ -6,3 +6,4 @@ class FilesConfig(AppConfig):
 
     def ready(self):
         from files import receivers  # noqa: F401
+        from files.relocation import tasks  # noqa: F401 - the migration task, for the worker

@@ -107,3 +107,7 @@ class EntityFile(models.Model):
     @property
     def in_trash(self) -> bool:
         return self.trashed_at is not None
+
+
+# Jobs moving a user's local files to a document back-end live in their own module.
+from files.relocation.models import FileMigrationJob, FileMigrationStatus  # noqa: E402, F401

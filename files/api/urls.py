@@ -1,5 +1,6 @@
 from django.urls import path
 
+from files.api import backend_migration as migration_views
 from files.api import backend_settings as backend_settings_views
 from files.api import paperless, papra, views
 
@@ -32,6 +33,12 @@ urlpatterns = [
     path("paperless/storage-stats", backend_settings_views.StorageStatsView.as_view()),
     path("papra/settings", backend_settings_views.PapraSettingsView.as_view()),
     path("papra/test-connection", backend_settings_views.PapraTestConnectionView.as_view()),
+    path("entity-files/processing/update", migration_views.ProcessingUpdateView.as_view()),
+    path("paperless/migrate", migration_views.MigrationStartView.as_view()),
+    path("papra/migrate", migration_views.MigrationStartView.as_view(default_target="papra")),
+    path("paperless/migrate/<int:job_id>", migration_views.MigrationStatusView.as_view()),
+    path("paperless/migrate/<int:job_id>/status", migration_views.MigrationStatusView.as_view()),
+    path("paperless/migrate/<int:job_id>/cancel", migration_views.MigrationCancelView.as_view()),
     # Paperless-ngx (files/api/paperless.py)
     path("paperless/documents/search", paperless.PaperlessSearchView.as_view()),
     path("paperless/documents", paperless.PaperlessSearchView.as_view()),
