@@ -14,7 +14,7 @@ Rules for changes (PUT /paperless/settings, PUT /papra/settings):
 - a saved secret is sent only to the server it was saved for: changing the URL to another
   server (scheme, host or port) needs the secret again, or the change is refused;
 - `default_storage_backend` may name a back-end only while that back-end is enabled and
-  complete (URL and token or credentials; Papra also its organisation); switching a back-end
+  complete (URL and token or credentials); switching a back-end
   off, or forgetting it, moves a default that named it back to local storage.
 """
 
@@ -87,7 +87,8 @@ def _complete(preference: UserPreference, name: str, secrets: dict[str, str]) ->
         return bool(
             secrets.get("api_token") or (secrets.get("username") and secrets.get("password"))
         )
-    return bool(secrets.get("api_token") and preference.papra_organization_id)
+    # Papra's organisation may be unset: the client uses the only one the key reaches.
+    return bool(secrets.get("api_token"))
 
 
 def public_settings(preference: UserPreference) -> dict[str, Any]:
@@ -210,7 +211,7 @@ def _check_default(preference: UserPreference, sent_default: str | None, secrets
             needs = (
                 "its URL and an API token or user name and password"
                 if name == PAPERLESS
-                else "its URL, an API token and an organisation"
+                else "its URL and an API key"
             )
             raise FieldValidationError(
                 "default_storage_backend",
@@ -343,10 +344,16 @@ def connection_secrets(
     if not target:
         raise FieldValidationError(url_field, f"Enter the address of your {label} server.")
     fresh = {key: value for key, value in sent.items() if value is not None}
+    if fresh.get("api_token"):
+        return target, {"api_token": fresh["api_token"]}, preference
     saved = saved_secrets(preference, name) if preference is not None else {}
     if saved and same_server(saved_url, target):
-        # What was sent wins; the rest (a saved password beside a new user name) completes it.
-        return target, {**saved, **fresh}, preference
+        if fresh:
+            # A user name or password sent: try those (a saved token would win otherwise),
+            # the saved other half completing them.
+            pair = {key: fresh.get(key) or saved.get(key) for key in ("username", "password")}
+            return target, {k: v for k, v in pair.items() if v}, preference
+        return target, saved, preference
     if fresh:
         return target, fresh, preference
     if saved:

@@ -368,17 +368,22 @@ def test_papra_settings_round_trip(alice, alice_api, caplog):
     assert response.json()["papra_organization_id"] is None
 
 
-def test_papra_default_needs_its_organisation(alice_api):
-    base = {"papra_enabled": True, "papra_url": "http://papra.lan", "papra_api_token": PAPRA_KEY}
+def test_papra_default_needs_papra_enabled_with_a_key(alice_api):
+    base = {"papra_enabled": True, "papra_url": "http://papra.lan"}
     response = save(alice_api, {**base, "default_storage_backend": "papra"}, PAPRA)
     assert response.status_code == 422
     response = save(
         alice_api,
-        {**base, "papra_organization_id": "org_1", "default_storage_backend": "papra"},
+        {**base, "papra_api_token": PAPRA_KEY, "default_storage_backend": "papra"},
         PAPRA,
     )
     assert response.status_code == 200
     assert response.json()["default_storage_backend"] == "papra"
+    # The default may be set through the Paperless form as well (the web app's settings page).
+    response = save(alice_api, {"default_storage_backend": "local"})
+    assert response.json()["default_storage_backend"] == "local"
+    response = save(alice_api, {"papra_enabled": False, "default_storage_backend": "papra"}, PAPRA)
+    assert response.status_code == 422
 
 
 @pytest.mark.parametrize(

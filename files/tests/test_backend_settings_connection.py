@@ -95,6 +95,27 @@ def test_empty_body_tries_the_saved_settings(alice, alice_api, paperless_for):
     assert f"Token {TOKEN}" in authorizations(server)
 
 
+def test_credentials_sent_are_tried_even_with_a_token_saved(alice, alice_api, paperless_for):
+    import base64
+
+    server = paperless_for(alice)
+    response = alice_api.post(
+        PAPERLESS_TEST,
+        {"paperless_api_token": "", "paperless_username": USERNAME, "paperless_password": PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["auth_method"] == "basic"
+    basic = base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode()
+    assert authorizations(server)[-1] == f"Basic {basic}"
+    response = alice_api.post(
+        PAPERLESS_TEST,
+        {"paperless_username": USERNAME, "paperless_password": "not-it"},
+        format="json",
+    )
+    assert response.json()["status"] == "failed"
+
+
 def test_saved_token_is_never_sent_to_another_address(
     alice, alice_api, paperless_for, paperless_server
 ):
