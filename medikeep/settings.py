@@ -209,6 +209,19 @@ REPORTS_SYNC_MAX_RECORDS = env_int("REPORTS_SYNC_MAX_RECORDS", 2000)
 # Largest entity file accepted (the contract's 1 GB), and how long deleted files stay restorable.
 FILES_MAX_UPLOAD_BYTES = env_int("FILES_MAX_UPLOAD_BYTES", 1024**3)
 FILES_TRASH_RETENTION_DAYS = env_int("FILES_TRASH_RETENTION_DAYS", 7)
+# Document back-ends (Paperless-ngx, Papra; files/backends): seconds to wait for an answer,
+# and for a connection at most DOCUMENT_BACKEND_CONNECT_TIMEOUT.
+DOCUMENT_BACKEND_TIMEOUT = env_int("DOCUMENT_BACKEND_TIMEOUT", 10, minimum=1)
+DOCUMENT_BACKEND_CONNECT_TIMEOUT = env_int("DOCUMENT_BACKEND_CONNECT_TIMEOUT", 5, minimum=1)
+# Moving a user's local files to a back-end (files/relocation): how long one file may stay in
+# the back-end's processing before the regular upload task takes it over, the retries (with
+# doubling pauses) when the back-end does not answer, and when a silent job counts as dead.
+FILE_MIGRATION_PROCESSING_WAIT_SECONDS = env_int(
+    "FILE_MIGRATION_PROCESSING_WAIT_SECONDS", 300, minimum=0
+)
+FILE_MIGRATION_RETRIES = env_int("FILE_MIGRATION_RETRIES", 2, minimum=0)
+FILE_MIGRATION_RETRY_SECONDS = env_int("FILE_MIGRATION_RETRY_SECONDS", 5, minimum=0)
+FILE_MIGRATION_STALE_MINUTES = env_int("FILE_MIGRATION_STALE_MINUTES", 30, minimum=1)
 # Backups (adminops/backups): archives go to BACKUP_DIR; retention keeps the newest
 # BACKUP_MIN_COUNT whatever their age, drops those older than BACKUP_RETENTION_DAYS and any
 # beyond the newest BACKUP_MAX_COUNT (admins can change the three at run time). Archives are
