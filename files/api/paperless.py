@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -330,9 +331,12 @@ class SyncPaperlessView(ApiView):
 
     @extend_schema(
         request=None,
-        responses=inline_serializer(
-            "PaperlessSyncAnswer", {"<file_id>": serializers.BooleanField()}
-        ),
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='{"<file_id>": true | false}: false = gone in Paperless-ngx.',
+            )
+        },
         tags=TAGS,
     )
     def post(self, request):

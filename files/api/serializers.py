@@ -58,7 +58,7 @@ class UploadFormSerializer(FastSerializer):
         allow_blank=True,
         allow_null=True,
         max_length=20,
-        help_text="local (paperless and papra arrive later).",
+        help_text="local (default), paperless or papra (when set up and enabled in your settings).",
     )
 
 

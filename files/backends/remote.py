@@ -315,16 +315,24 @@ def sync(user, backend: str) -> dict[str, bool]:
     anything is marked: only the back-end's own 404 means "missing"."""
     client = backend_for(backend, user)
     answer: dict[str, bool] = {}
-    now = timezone.now()
-    for entity_file in files_to_sync(user, backend):
+    gone, back, present = [], [], []
+    for entity_file in files_to_sync(user, backend).only(
+        "pk", "sync_status", "storage_backend", DOCUMENT_ID_FIELDS[backend]
+    ):
         found = client.exists(document_id_of(entity_file))
         answer[str(entity_file.pk)] = found
-        status = entity_file.sync_status
         if not found:
-            status = SyncStatus.MISSING
-        elif status == SyncStatus.MISSING:
-            status = SyncStatus.SYNCED
-        EntityFile.objects.filter(pk=entity_file.pk).update(sync_status=status, last_sync_at=now)
+            gone.append(entity_file.pk)
+        elif entity_file.sync_status == SyncStatus.MISSING:
+            back.append(entity_file.pk)
+        else:
+            present.append(entity_file.pk)
+    # Three statements whatever the number of files.
+    now = timezone.now()
+    rows = EntityFile.objects
+    rows.filter(pk__in=gone).update(sync_status=SyncStatus.MISSING, last_sync_at=now)
+    rows.filter(pk__in=back).update(sync_status=SyncStatus.SYNCED, last_sync_at=now)
+    rows.filter(pk__in=present).update(last_sync_at=now)
     return answer
 
 

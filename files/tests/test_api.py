@@ -234,7 +234,7 @@ def test_upload_refusals(alice_api, medication, settings):
     assert no_file.status_code == 422
     remote = upload(alice_api, "medication", medication.pk, storage_backend="paperless")
     assert remote.status_code == 422
-    assert "not available yet" in str(remote.json()["detail"])
+    assert "Paperless-ngx is not configured" in str(remote.json()["detail"])
     unknown = upload(alice_api, "medication", medication.pk, storage_backend="ftp")
     assert unknown.status_code == 422
     assert EntityFile.objects.count() == 0

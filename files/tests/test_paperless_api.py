@@ -421,3 +421,16 @@ def test_contract_upload_refusals(anon, client_for, bob, mallory, alice_api, ser
     bad = alice_api.post("/api/v1/paperless/upload", {"document_id": "x"}, format="json")
     assert bad.status_code == 422
     assert EntityFile.objects.get(pk=local["id"]).storage_backend == StorageBackend.LOCAL
+
+
+@pytest.mark.parametrize("links", [2, 12])
+def test_sync_query_count_does_not_grow(
+    alice_api, server, medication, links, django_assert_max_num_queries
+):
+    for _ in range(links):  # the same document, linked and re-pointed (no 409)
+        assert link(alice_api, medication, "1").status_code == 200
+        EntityFile.objects.filter(paperless_document_id="1").update(paperless_document_id="2")
+    # Auth (user, preference) + the list + three updates, for 2 files as for 12.
+    with django_assert_max_num_queries(8):
+        response = alice_api.post("/api/v1/entity-files/sync/paperless")
+    assert len(response.json()) == links
