@@ -282,8 +282,8 @@ class RestoreExecuteView(AdminView):
 
 
 class SystemRestoreView(AdminView):
-    """The contract's /system/restore: the same as /admin/restore/execute/{backup_id}, with
-    the backup's id in the body: {backup_id, confirmation_token}."""
+    """Restores a backup: the same as /admin/restore/execute/{backup_id}, with the backup's
+    id in the body: {backup_id, confirmation_token}."""
 
     @extend_schema(
         request=SystemRestoreRequestSerializer, responses=RestoreResultSerializer, tags=TAGS

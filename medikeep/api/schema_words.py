@@ -229,15 +229,20 @@ def _handler_doc(schema) -> str:
     return doc
 
 
-_FIRST_CLAUSE = re.compile(r"^(.+?)(?:[.;:](?:\s|$)|\s—\s|$)", re.S)
+_CLAUSE_END = re.compile(r"[.;:](?:\s|$)|\s—\s")
 _ASIDE = re.compile(r"\s*\([^()]*\)")
 
 
 def _summary_from_doc(doc: str) -> str:
-    """The first clause of a docstring, short enough for a one-line summary."""
+    """The first clause of a docstring (of three words or more), short enough for a
+    one-line summary."""
     first = _ASIDE.sub("", " ".join(doc.split("\n\n", 1)[0].split()))
-    match = _FIRST_CLAUSE.match(first)
-    clause = (match.group(1) if match else first).strip().rstrip(",")
+    clause = first
+    for end in _CLAUSE_END.finditer(first):
+        if len(first[: end.start()].split()) >= 3:
+            clause = first[: end.start()]
+            break
+    clause = clause.strip().rstrip(",.")
     if len(clause) > 90:
         clause = clause[:87].rsplit(" ", 1)[0] + " …"
     return clause[:1].upper() + clause[1:]
@@ -294,6 +299,14 @@ def description_for(schema) -> str:
     generic = _generic_crud(schema)
     if generic:
         return generic[1]
+    # An extend_schema(summary=…) without a description: the summary says it all.
+    schema._describing = True
+    try:
+        explicit = schema.get_summary()
+    finally:
+        schema._describing = False
+    if explicit:
+        return explicit if explicit.endswith((".", "?", ")")) else f"{explicit}."
     return _description_from_path(schema)
 
 

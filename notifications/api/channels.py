@@ -10,7 +10,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import path
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -165,13 +170,39 @@ def _detail(channel) -> dict:
 
 
 class ChannelListView(ApiView):
-    @extend_schema(responses=ChannelSerializer(many=True), tags=TAGS)
+    @extend_schema(
+        summary="List your notification channels",
+        description="Your channels (email, Telegram, Discord, Slack, webhook, Pushover, ntfy, "
+        "Gotify) by name, with whether their settings are usable (`config_valid`) and how "
+        "the last test went. Settings are not included; GET one channel for them, masked.",
+        responses=ChannelSerializer(many=True),
+        tags=TAGS,
+    )
     def get(self, request):
         rows = NotificationChannel.objects.filter(user=request.user).order_by("name", "id")
         return Response(ChannelSerializer(rows, many=True).data)
 
     @extend_schema(
-        request=ChannelCreateSerializer, responses={201: ChannelDetailSerializer}, tags=TAGS
+        summary="Add a notification channel",
+        description="`channel_type` picks the service and `config` carries its settings "
+        "(for ntfy: `server_url`, `topic`, optional `auth_token` and `priority`). Settings "
+        "are checked for the type (422 naming each field), stored encrypted and answered "
+        "masked. A name you already use for another channel answers 400.",
+        request=ChannelCreateSerializer,
+        responses={201: ChannelDetailSerializer},
+        examples=[
+            OpenApiExample(
+                "ntfy channel",
+                value={
+                    "name": "Phone",
+                    "channel_type": "ntfy",
+                    "config": {"server_url": "https://ntfy.sh", "topic": "medikeep-jdoe"},
+                    "is_enabled": True,
+                },
+                request_only=True,
+            )
+        ],
+        tags=TAGS,
     )
     def post(self, request):
         given = ChannelCreateSerializer(data=request.data)
@@ -192,11 +223,25 @@ class ChannelListView(ApiView):
 
 
 class ChannelDetailView(ApiView):
-    @extend_schema(responses=ChannelDetailSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Get a notification channel",
+        description="One of your channels with its settings masked (secrets hidden, "
+        "addresses partly shown). Another user's channel answers 404.",
+        responses=ChannelDetailSerializer,
+        tags=TAGS,
+    )
     def get(self, request, channel_id):
         return Response(_detail(_own_channel(request, channel_id)))
 
-    @extend_schema(request=ChannelUpdateSerializer, responses=ChannelDetailSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Change a notification channel",
+        description="Changes the fields sent. In `config`, keys not sent stay, a masked "
+        "value sent back keeps the stored secret, and null or an empty string clears an "
+        "optional key; changed settings must pass a new test. The type cannot change (422).",
+        request=ChannelUpdateSerializer,
+        responses=ChannelDetailSerializer,
+        tags=TAGS,
+    )
     def put(self, request, channel_id):
         channel = _own_channel(request, channel_id)
         given = ChannelUpdateSerializer(data=request.data)
@@ -225,7 +270,12 @@ class ChannelDetailView(ApiView):
         _save(channel)
         return Response(_detail(channel))
 
-    @extend_schema(responses={204: OpenApiResponse(description="Deleted.")}, tags=TAGS)
+    @extend_schema(
+        summary="Delete a notification channel",
+        description="Deletes one of your channels; notifications stop going to it at once.",
+        responses={204: OpenApiResponse(description="Deleted.")},
+        tags=TAGS,
+    )
     def delete(self, request, channel_id):
         _own_channel(request, channel_id).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

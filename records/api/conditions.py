@@ -119,7 +119,7 @@ class ConditionViewSet(PatientOwnedViewSet):
 
     @action(detail=False, methods=["get"], url_path=r"patients/(?P<patient_id>[0-9]+)/conditions")
     def for_patient(self, request, patient_id):
-        """All conditions of one patient (the reference's second spelling)."""
+        """All conditions of one patient (the same list as /conditions/patient/{patient_id})."""
         return self.list(request)
 
 

@@ -299,7 +299,7 @@ class EmergencyContactViewSet(LogsPrimaryDemotions):
     def set_primary(self, request, pk=None):
         """Makes this the patient's primary contact; the previous one is demoted.
 
-        A write, so it needs EDIT (the reference let VIEW shares do it).
+        A write, so it needs EDIT access to the patient (403 with VIEW only).
         """
         return change_fields(self, self.get_object(), {"is_primary": True})
 

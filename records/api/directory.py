@@ -326,7 +326,7 @@ class PracticeViewSet(DirectoryBase):
 
     @extend_schema(responses={200: PracticeSerializer})
     def create(self, request, *args, **kwargs):
-        """Adds a practice; the contract answers 200 (not 201) with the new row."""
+        """Adds a practice and answers it with 200 (not 201)."""
         response = super().create(request, *args, **kwargs)
         response.status_code = status.HTTP_200_OK
         return response

@@ -529,7 +529,7 @@ class LabTestComponentViewSet(PatientComponentsMixin, PatientOwnedViewSet):
         url_path=r"components/(?P<pk>[0-9]+)",
     )
     def component(self, request, pk):
-        """One component by id (the contract's spelling of /lab-test-components/{id})."""
+        """One component by id (the same as /lab-test-components/{id})."""
         handlers = {
             "GET": self.retrieve,
             "PUT": self.update,

@@ -202,12 +202,13 @@ class GenerateView(ApiView):
         },
         tags=TAGS,
         description=(
-            "Two bodies: the web app's {selected_records, report_title, include_*, date_range,"
-            " trend_charts} or the spec's {patient_id, report_type, date_range{start,end},"
-            " include_sections} (every record of those sections in the range). Answers the PDF,"
-            " or 202 with the report's id when it holds more records than"
-            " REPORTS_SYNC_MAX_RECORDS (a worker builds it; GET /custom-reports/ shows it):"
-            " always for the spec's body, for the app's only with `Prefer: respond-async`."
+            "Takes one of two bodies: a record selection {selected_records, report_title,"
+            " include_*, date_range, trend_charts}, or a section request {patient_id,"
+            " report_type, date_range{start,end}, include_sections} (every record of those"
+            " sections in the range). Answers the PDF, or 202 with the report's id when it"
+            " holds more records than the server's REPORTS_SYNC_MAX_RECORDS (a worker builds"
+            " it; GET /custom-reports/ shows it): always for a section request, for a record"
+            " selection only with `Prefer: respond-async`."
         ),
     )
     def post(self, request):

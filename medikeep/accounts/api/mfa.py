@@ -95,7 +95,13 @@ class MFAChallengeSerializer(FastSerializer):
 class MFAStatusView(ApiView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=MFAStatusSerializer, tags=TAGS, summary="Two-factor sign-in status")
+    @extend_schema(
+        responses=MFAStatusSerializer,
+        tags=TAGS,
+        summary="Two-factor sign-in status",
+        description="Whether two-factor sign-in is on for your account, since when, how many "
+        "recovery codes are left and whether an enrolment was started but not confirmed.",
+    )
     def get(self, request):
         status = services.mfa_status(request.user)
         body = {
@@ -134,6 +140,9 @@ class TOTPConfirmView(ApiView):
         responses=RecoveryCodesSerializer,
         tags=TAGS,
         summary="Turn two-factor sign-in on",
+        description="Confirms the enrolment POST /auth/mfa/totp/setup started with a code "
+        "from the authenticator app. Answers the recovery codes, shown this once: keep them "
+        "somewhere safe. A wrong code answers 422.",
     )
     def post(self, request):
         body = ConfirmSerializer(data=request.data)
@@ -153,6 +162,8 @@ class RecoveryCodesView(ApiView):
         responses=RecoveryCodesSerializer,
         tags=TAGS,
         summary="New recovery codes (the old ones stop working)",
+        description="Needs your password and a current code. Answers a fresh set of "
+        "recovery codes, shown this once; the previous codes stop working.",
     )
     def post(self, request):
         body = PasswordAndCodeSerializer(data=request.data)
@@ -172,6 +183,8 @@ class DisableView(ApiView):
         responses=DisabledSerializer,
         tags=TAGS,
         summary="Turn two-factor sign-in off",
+        description="Needs your password and a code from the authenticator app or a "
+        "recovery code. Sign-in then asks for the password only.",
     )
     def post(self, request):
         body = PasswordAndCodeSerializer(data=request.data)

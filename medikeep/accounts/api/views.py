@@ -6,7 +6,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -34,7 +34,14 @@ class RegistrationStatusView(ApiView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
-    @extend_schema(responses=s.RegistrationStatusSerializer, tags=["auth"])
+    @extend_schema(
+        summary="Whether self-registration is open",
+        description="Public. `registration_enabled` tells a sign-up form whether to show "
+        "itself; when an administrator has closed registration, `message` says so in words "
+        "to show the visitor.",
+        responses=s.RegistrationStatusSerializer,
+        tags=["auth"],
+    )
     def get(self, request):
         enabled = registration_enabled()
         message = None if enabled else "Registration is currently disabled. Ask your administrator."
@@ -46,7 +53,28 @@ class RegisterView(ApiView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=s.RegisterSerializer, responses={201: s.UserSerializer}, tags=["auth"])
+    @extend_schema(
+        summary="Create an account",
+        description="Public, while registration is open (GET /auth/registration-status; "
+        "403 when closed). The password must satisfy the password policy (422 names what "
+        "is missing); a username or email already in use is refused. Answers the new user; "
+        "sign in with POST /auth/login afterwards.",
+        request=s.RegisterSerializer,
+        responses={201: s.UserSerializer},
+        examples=[
+            OpenApiExample(
+                "New account",
+                value={
+                    "username": "jdoe",
+                    "email": "jane.doe@example.org",
+                    "password": "correct-Horse-battery-9",
+                    "full_name": "Jane Doe",
+                },
+                request_only=True,
+            )
+        ],
+        tags=["auth"],
+    )
     def post(self, request):
         serializer = s.RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -72,8 +100,23 @@ class LoginView(ApiView):
             serializers=[s.TokenResponseSerializer, MFAChallengeSerializer],
             resource_type_field_name=None,
         ),
-        description="Tokens; or, when the account has two-factor sign-in on, `mfa_required` "
-        "with a short-lived `mfa_token` for POST /auth/mfa/verify (and no tokens yet).",
+        summary="Sign in with username (or email) and password",
+        description="Public. Send `username` and `password` form-encoded (an OAuth2 password "
+        "form) or as JSON. Answers `access_token` (send it as `Authorization: Bearer …`), "
+        "`refresh_token` and `session_timeout_minutes`, and sets the HttpOnly "
+        "`medapp_session` cookie for browsers. When the account has two-factor sign-in on, "
+        "the answer is instead `mfa_required` with a short-lived `mfa_token` for POST "
+        "/auth/mfa/verify (and no tokens yet). A wrong name or password answers 401 without "
+        "saying which; repeated failures lock the account for a while (429 with "
+        "Retry-After). `must_change_password` true means every other operation answers 403 "
+        "until POST /auth/change-password.",
+        examples=[
+            OpenApiExample(
+                "Password sign-in",
+                value={"username": "jdoe", "password": "correct-Horse-battery-9"},
+                request_only=True,
+            )
+        ],
         tags=["auth"],
     )
     def post(self, request):
@@ -115,7 +158,15 @@ class RefreshView(ApiView):
     authentication_classes: list = []
     throttle_scope = "auth"
 
-    @extend_schema(request=s.RefreshSerializer, responses=s.TokenResponseSerializer, tags=["auth"])
+    @extend_schema(
+        summary="Exchange a refresh token for a new access token",
+        description="Public: the refresh token is the credential. Answers a new "
+        "`access_token` (and refreshes the session cookie); a revoked, expired or "
+        "signed-out refresh token answers 401.",
+        request=s.RefreshSerializer,
+        responses=s.TokenResponseSerializer,
+        tags=["auth"],
+    )
     def post(self, request):
         refuse_foreign_origin(request)
         serializer = s.RefreshSerializer(data=request.data)
@@ -163,7 +214,14 @@ class ChangePasswordView(ApiView):
     throttle_scope = "auth"
 
     @extend_schema(
-        request=s.ChangePasswordSerializer, responses=s.TokenResponseSerializer, tags=["auth"]
+        summary="Change your password",
+        description="Needs the current password (401 when wrong) and a new one that "
+        "satisfies the password policy (422). Every other session of the account ends; "
+        "the answer carries fresh tokens so this client stays signed in. This is the one "
+        "way out of `must_change_password`.",
+        request=s.ChangePasswordSerializer,
+        responses=s.TokenResponseSerializer,
+        tags=["auth"],
     )
     def post(self, request):
         serializer = s.ChangePasswordSerializer(data=request.data)
@@ -226,11 +284,24 @@ class MeView(ApiView):
     permission_classes = [IsAuthenticated]
     allowed_while_password_change_required = True
 
-    @extend_schema(responses=s.UserSerializer, tags=["users"])
+    @extend_schema(
+        summary="Your account",
+        description="The signed-in user's account: names, email, role, and whether the "
+        "password must be changed first. Reachable while a password change is pending.",
+        responses=s.UserSerializer,
+        tags=["users"],
+    )
     def get(self, request):
         return Response(s.UserSerializer(request.user).data)
 
-    @extend_schema(request=s.ProfileUpdateSerializer, responses=s.UserSerializer, tags=["users"])
+    @extend_schema(
+        summary="Change your account details",
+        description="Changes only the fields sent (username, email, names). A username or "
+        "email another account uses is refused.",
+        request=s.ProfileUpdateSerializer,
+        responses=s.UserSerializer,
+        tags=["users"],
+    )
     def put(self, request):
         serializer = s.ProfileUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -239,7 +310,13 @@ class MeView(ApiView):
         )
         return Response(s.UserSerializer(user).data)
 
-    @extend_schema(responses=s.DeletionResultSerializer, tags=["users"])
+    @extend_schema(
+        summary="Delete your account",
+        description="Deletes the account, the patients it owns and all their records, and "
+        "signs out. Cannot be undone. The last administrator cannot delete itself.",
+        responses=s.DeletionResultSerializer,
+        tags=["users"],
+    )
     def delete(self, request):
         result = services.user_delete_account(user=request.user)
         response = Response(
@@ -257,11 +334,25 @@ class MeView(ApiView):
 class PreferencesView(ApiView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=s.PreferenceSerializer, tags=["users"])
+    @extend_schema(
+        summary="Your preferences",
+        description="Units, language, theme, session timeout and the document back-end "
+        "settings of the signed-in user. Secrets are never answered, only whether one is "
+        "set (`*_has_token`).",
+        responses=s.PreferenceSerializer,
+        tags=["users"],
+    )
     def get(self, request):
         return Response(s.PreferenceSerializer(preference_of(request.user)).data)
 
-    @extend_schema(request=s.PreferenceSerializer, responses=s.PreferenceSerializer, tags=["users"])
+    @extend_schema(
+        summary="Change your preferences",
+        description="Changes only the fields sent; what is not sent stays. Unknown values "
+        "of a choice (unit system, language …) answer 422.",
+        request=s.PreferenceSerializer,
+        responses=s.PreferenceSerializer,
+        tags=["users"],
+    )
     def put(self, request):
         serializer = s.PreferenceSerializer(
             preference_of(request.user), data=request.data, partial=True
