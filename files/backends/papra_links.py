@@ -1,15 +1,15 @@
 """Papra documents as entity files: linking an existing document to a record, and the sync
 check that refreshes names and marks documents deleted in Papra as missing.
 
-A linked row holds no bytes of ours: `stored_name` is a key under "remote/papra/" that no
-storage object has (kept unique per row, so one document can be linked to several records),
-and the bytes are streamed from Papra through the access-checked views.
+A linked row holds no bytes of ours: its `stored_name` is the shared remote marker
+(files.backends.remote, "remote/papra/…": no storage key, unique per row, so one document can
+be linked to several records), and the bytes are streamed from Papra through the
+access-checked views.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,20 +17,13 @@ from django.utils import timezone
 from files import services
 from files.backends import BackendDocumentNotFound, backend_for
 from files.backends.papra import NAME, PapraClient
+from files.backends.remote import remote_stored_name
 from files.entity_types import EntityType
 from files.models import EntityFile, StorageBackend, SyncStatus
 from files.uploads import clean_file_name
 from medikeep.api.exceptions import ConflictError
-from patients.choices import RecordAction
-from patients.core.serializers import model_snapshot
 
 logger = logging.getLogger("files")
-
-REMOTE_PREFIX = "remote/papra"
-
-
-def remote_key(document_id: str) -> str:
-    return f"{REMOTE_PREFIX}/{document_id}/{uuid.uuid4().hex}"
 
 
 def link_document(
@@ -63,7 +56,7 @@ def link_document(
             entity_type=entity.name,
             entity_id=entity_id,
             file_name=clean_file_name(meta.get("name") or document_id),
-            stored_name=remote_key(document_id),
+            stored_name=remote_stored_name(NAME, document_id),
             file_size=meta.get("size") or 0,
             file_type=(meta.get("mime") or "application/octet-stream")[:100],
             sha256=sha256 if len(sha256) == 64 else "",
@@ -75,13 +68,7 @@ def link_document(
             last_sync_at=timezone.now(),
             uploaded_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        services._announce(
-            user=user,
-            entity_file=entity_file,
-            action=RecordAction.CREATED,
-            after=model_snapshot(entity_file),
-            ip=ip,
-        )
+        services.announce_created(user=user, entity_file=entity_file, ip=ip)
     return entity_file
 
 
@@ -90,8 +77,9 @@ def sync_user_files(*, user, client: PapraClient | None = None) -> dict[str, boo
 
     A document deleted in Papra (or moved to its trash) marks the row `missing` — the row
     stays, so the record shows what was lost; one that is back is marked synced again. The
-    name follows a rename in Papra. A failure to reach Papra raises (502/504) instead of
-    reading as "missing"; rows checked before it keep their update."""
+    name follows a rename in Papra. A failure to reach Papra raises (502/504) before anything
+    is marked: only Papra's own answer means "missing". The rows are written in three
+    statements whatever their number (plus one per renamed document)."""
     files = list(
         EntityFile.objects.live()
         .filter(
@@ -106,29 +94,35 @@ def sync_user_files(*, user, client: PapraClient | None = None) -> dict[str, boo
         return {}
     client = client or backend_for(NAME, user)
     answer: dict[str, bool] = {}
+    missing, present, renamed = [], [], {}
     for entity_file in files:
         remote = client.for_organization(entity_file.papra_organization_id)
         try:
             document = remote.document(entity_file.papra_document_id)
         except BackendDocumentNotFound:
             document = None
-        present = document is not None and not document.get("isDeleted")
-        _record_check(entity_file, document if present else None)
-        answer[str(entity_file.pk)] = present
+        found = document is not None and not document.get("isDeleted")
+        answer[str(entity_file.pk)] = found
+        if not found:
+            missing.append(entity_file.pk)
+            continue
+        present.append(entity_file.pk)
+        name = clean_file_name(document.get("name") or "") if document.get("name") else ""
+        if name and name != entity_file.file_name:
+            renamed[entity_file.pk] = name
+    now = timezone.now()
+    rows = EntityFile.objects.filter
+    with transaction.atomic():
+        if missing:
+            logger.info("papra sync: %d document(s) gone for user %s", len(missing), user.pk)
+            rows(pk__in=missing).update(
+                sync_status=SyncStatus.MISSING, last_sync_at=now, updated_at=now
+            )
+        if present:
+            rows(pk__in=present, sync_status=SyncStatus.MISSING).update(
+                sync_status=SyncStatus.SYNCED, updated_at=now
+            )
+            rows(pk__in=present).update(last_sync_at=now)
+        for pk, name in renamed.items():
+            rows(pk=pk).update(file_name=name, updated_at=now)
     return answer
-
-
-def _record_check(entity_file: EntityFile, document: dict | None) -> None:
-    changes = {"last_sync_at": timezone.now()}
-    if document is None:
-        changes["sync_status"] = SyncStatus.MISSING
-        logger.info("papra sync: document of file %s is gone", entity_file.pk)
-    else:
-        if entity_file.sync_status == SyncStatus.MISSING:
-            changes["sync_status"] = SyncStatus.SYNCED
-        name = document.get("name")
-        if name and clean_file_name(name) != entity_file.file_name:
-            changes["file_name"] = clean_file_name(name)
-    # An update of only these columns: the row is not re-saved whole (a concurrent metadata
-    # change of its description stays).
-    EntityFile.objects.filter(pk=entity_file.pk).update(**changes, updated_at=timezone.now())
