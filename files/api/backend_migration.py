@@ -13,7 +13,8 @@ Jobs and files are the caller's own: another user's job id is a 404.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -136,7 +137,11 @@ class MigrationCancelView(ApiView):
 class ProcessingUpdateView(ApiView):
     @extend_schema(
         request=None,
-        responses={200: serializers.DictField(child=serializers.CharField())},
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT, description='{"<file_id>": "<sync_status>", …}'
+            )
+        },
         tags=["entity-files"],
     )
     def post(self, request):

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from files.backends import BackendAuthFailed, BackendNotConfigured, client_for_preference
 from files.backends import user_settings as backend_settings
 from files.models import EntityFile, StorageBackend
+from medikeep.accounts.choices import DocumentBackend
 from medikeep.accounts.selectors import preference_of
 from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
@@ -50,7 +51,7 @@ class BackendSettingsSerializer(FastSerializer):
     paperless_has_credentials = serializers.BooleanField()
     paperless_auto_sync = serializers.BooleanField()
     paperless_sync_tags = serializers.BooleanField()
-    default_storage_backend = serializers.ChoiceField(choices=backend_settings.STORAGE_CHOICES)
+    default_storage_backend = serializers.ChoiceField(choices=DocumentBackend.choices)
     papra_enabled = serializers.BooleanField()
     papra_url = serializers.CharField()
     papra_has_token = serializers.BooleanField()
@@ -64,7 +65,7 @@ class PaperlessSettingsUpdateSerializer(FastSerializer):
     paperless_username = _secret_field(255)
     paperless_password = _secret_field(1024)
     default_storage_backend = serializers.ChoiceField(
-        choices=backend_settings.STORAGE_CHOICES, required=False
+        choices=DocumentBackend.choices, required=False
     )
     paperless_auto_sync = serializers.BooleanField(required=False)
     paperless_sync_tags = serializers.BooleanField(required=False)
@@ -78,7 +79,7 @@ class PapraSettingsUpdateSerializer(FastSerializer):
         max_length=255, required=False, allow_blank=True, allow_null=True
     )
     default_storage_backend = serializers.ChoiceField(
-        choices=backend_settings.STORAGE_CHOICES, required=False
+        choices=DocumentBackend.choices, required=False
     )
 
 
@@ -101,14 +102,14 @@ class PaperlessConnectionResultSerializer(FastSerializer):
     version = serializers.CharField(allow_null=True)
 
 
-class OrganizationSerializer(FastSerializer):
+class ReachedOrganizationSerializer(FastSerializer):
     id = serializers.CharField()
     name = serializers.CharField()
 
 
 class PapraConnectionResultSerializer(FastSerializer):
     status = serializers.ChoiceField(choices=["success", "failed"])
-    organizations = OrganizationSerializer(many=True)
+    organizations = ReachedOrganizationSerializer(many=True)
     message = serializers.CharField()
     version = serializers.CharField(allow_null=True)
 
