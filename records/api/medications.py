@@ -2,7 +2,12 @@
 dose log (/medications/{id}/doses, /doses/answer: records/api/doses.py)."""
 
 import django_filters
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers
 
 from patients.core.filtersets import TaggedFilterSet
@@ -95,6 +100,30 @@ class MedicationFilterSet(TaggedFilterSet):
 
 
 @record_viewset_schema
+@extend_schema_view(
+    create=extend_schema(
+        examples=[
+            OpenApiExample(
+                "Daily tablet with reminders",
+                value={
+                    "patient_id": 12,
+                    "medication_name": "Metformin",
+                    "dosage": "500 mg",
+                    "frequency": "twice daily",
+                    "route": "oral",
+                    "medication_type": "prescription",
+                    "status": "active",
+                    "effective_period_start": "2026-01-15",
+                    "indication": "Type 2 diabetes",
+                    "reminder_enabled": True,
+                    "reminder_times": ["08:00", "20:00"],
+                    "tags": ["diabetes"],
+                },
+                request_only=True,
+            )
+        ]
+    )
+)
 @extend_schema(tags=["medications"])
 class MedicationViewSet(MedicationDoseActions, PatientOwnedViewSet):
     queryset = Medication.objects.select_related(PRACTITIONER_JOIN, "pharmacy")

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -42,7 +47,8 @@ class SearchQuerySerializer(FastSerializer):
         max_length=200,
         help_text="Words to find in names, notes, codes and tags (accents and case ignored; "
         "a word matches the start of a word, or anywhere inside one from 3 characters). "
-        "Required in the contract's form; absent in the web app's form lists everything.",
+        "Required for the ranked answer; with `sort`, `skip` or `types` (the grouped "
+        "answer) an absent q lists everything.",
     )
     type = serializers.CharField(
         required=False,
@@ -145,7 +151,21 @@ class SearchView(ApiView):
     throttle_scope = "search"
 
     @extend_schema(
-        parameters=[SearchQuerySerializer, TYPES_PARAM],
+        summary="Search records of every type",
+        parameters=[
+            SearchQuerySerializer,
+            TYPES_PARAM,
+            OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                OpenApiParameter.QUERY,
+                description=SearchQuerySerializer().fields["q"].help_text,
+                examples=[
+                    OpenApiExample("A drug name", value="metformin"),
+                    OpenApiExample("Words from notes or a code", value="knee mri"),
+                ],
+            ),
+        ],
         responses=PolymorphicProxySerializer(
             component_name="SearchAnswer",
             serializers=[SearchResultsSerializer, GroupedSearchResultsSerializer],

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -62,7 +62,24 @@ def _invitation_data(invitation_id: int) -> dict:
 class InviteView(ApiView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(tags=TAGS, request=s.InviteSerializer, responses={200: s.InviteSentSerializer})
+    @extend_schema(
+        tags=TAGS,
+        request=s.InviteSerializer,
+        responses={200: s.InviteSentSerializer},
+        examples=[
+            OpenApiExample(
+                "Invite a relative to read one patient for a year",
+                value={
+                    "patient_id": 12,
+                    "shared_with_user_identifier": "sam@example.org",
+                    "permission_level": "view",
+                    "expires_at": "2027-06-30T00:00:00Z",
+                    "message": "Mum's records, for the appointments.",
+                },
+                request_only=True,
+            )
+        ],
+    )
     def post(self, request):
         """Invites one user (by username or email) to one patient."""
         data = s.validated(s.InviteSerializer, request.data)
