@@ -313,12 +313,17 @@ def sync(user, backend: str) -> dict[str, bool]:
     """{file_id: whether its document still exists}; a gone document marks the row missing
     (never deleted), one that came back is synced again. A failing back-end raises before
     anything is marked: only the back-end's own 404 means "missing"."""
+    files = list(
+        files_to_sync(user, backend).only(
+            "pk", "sync_status", "storage_backend", DOCUMENT_ID_FIELDS[backend]
+        )
+    )
+    if not files:
+        return {}  # nothing to check: no need for the back-end to be set up at all
     client = backend_for(backend, user)
     answer: dict[str, bool] = {}
     gone, back, present = [], [], []
-    for entity_file in files_to_sync(user, backend).only(
-        "pk", "sync_status", "storage_backend", DOCUMENT_ID_FIELDS[backend]
-    ):
+    for entity_file in files:
         found = client.exists(document_id_of(entity_file))
         answer[str(entity_file.pk)] = found
         if not found:

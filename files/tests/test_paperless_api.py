@@ -242,6 +242,11 @@ def test_sync_marks_deleted_documents_missing_and_keeps_the_row(alice_api, serve
     assert EntityFile.objects.get(pk=gone).sync_status == SyncStatus.SYNCED
 
 
+def test_sync_without_paperless_files_needs_no_settings(client_for, mallory, anon):
+    assert client_for(mallory).post("/api/v1/entity-files/sync/paperless").json() == {}
+    assert anon.post("/api/v1/entity-files/sync/paperless").status_code == 401
+
+
 def test_sync_when_paperless_fails_marks_nothing(alice_api, server, medication):
     file_id = link(alice_api, medication, "1").json()["id"]
     server.state.fail_with = 503
