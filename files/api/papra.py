@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from files.api import serializers as s
 from files.api.views import TAGS, record_in_reach
-from files.backends import BackendNotConfigured, preference_of
+from files.backends import BackendNotConfigured, backend_for, preference_of
 from files.backends import papra as papra_backend
 from files.backends.papra_links import link_document, sync_user_files
 from medikeep.api.parsers import SafeFormParser, SafeJSONParser
@@ -100,7 +100,7 @@ class PapraSearchView(ApiView):
         form = SearchQuerySerializer(data=request.query_params)
         form.is_valid(raise_exception=True)
         wanted = form.validated_data
-        client = papra_client(request.user)
+        client = backend_for(papra_backend.NAME, request.user)
         results, count = client.search(wanted["query"], wanted["page"], wanted["page_size"])
         return Response({"results": results, "count": count})
 
@@ -121,7 +121,7 @@ class LinkPapraView(ApiView):
         form.is_valid(raise_exception=True)
         entity_file = link_document(
             user=request.user,
-            client=papra_client(request.user),
+            client=backend_for(papra_backend.NAME, request.user),
             entity=target,
             entity_id=int(entity_id),
             patient_id=patient_id,

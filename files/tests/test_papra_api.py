@@ -133,6 +133,17 @@ def test_search_refuses_bad_paging(alice_api, papra, params):
     assert response.json()["status"] == "error"
 
 
+def test_search_and_link_need_papra_switched_on(alice_api, alice, medication, papra):
+    configure_papra(alice, papra, enabled=False)
+    document = papra.add_document("x.pdf", PDF)
+    response = alice_api.get("/api/v1/papra/documents/search")
+    assert response.status_code == 400
+    assert "not configured or not enabled" in response.json()["error"]
+    assert link(alice_api, medication, document.id).status_code == 400
+    # the organizations stay listed, for the settings screen that switches Papra on
+    assert alice_api.get("/api/v1/papra/organizations").status_code == 200
+
+
 def test_search_needs_a_signed_in_user(anon, papra):
     assert anon.get("/api/v1/papra/documents/search").status_code == 401
 
@@ -315,3 +326,27 @@ def test_the_token_is_never_logged(alice_api, alice, medication, papra, caplog):
     assert caplog.records
     for record in caplog.records:
         assert "ppapi_" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"papra_document_id": {"a": []}}, {"papra_document_id": 12}, [], {"description": "x"}],
+)
+def test_link_junk_is_422_never_500(alice_api, medication, papra, body):
+    response = alice_api.post(
+        f"/api/v1/entity-files/medication/{medication.pk}/link-papra", body, format="json"
+    )
+    assert response.status_code == 422
+
+
+def test_routes_answer_with_a_trailing_slash(alice_api, medication, papra):
+    document = papra.add_document("x.pdf", PDF)
+    assert alice_api.get("/api/v1/papra/organizations/").status_code == 200
+    assert alice_api.get("/api/v1/papra/documents/search/").status_code == 200
+    response = alice_api.post(
+        f"/api/v1/entity-files/medication/{medication.pk}/link-papra/",
+        {"papra_document_id": document.id},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert alice_api.post("/api/v1/entity-files/sync/papra/", {}, format="json").status_code == 200
