@@ -115,3 +115,25 @@ def test_the_shared_cache_is_used_again_once_it_answers(db, settings, redis_refu
 
     assert throttles.count_in_window("t:key", 60) == 1  # a fresh count, in the shared cache
     assert cache.get("t:key") == 1
+
+
+def test_record_writes_that_use_the_cache_still_succeed(alice_api, patient, redis_refuses):
+    """The lab catalogue's index and the vitals statistics keep their stamps in the cache."""
+    from records.tests.factories import LabResultFactory
+
+    panel = LabResultFactory(patient=patient, test_name="Basic Metabolic Panel")
+    created = alice_api.post(
+        "/api/v1/lab-test-components",
+        {
+            "lab_result_id": panel.pk,
+            "test_name": "Glucose",
+            "value": 92,
+            "unit": "mg/dL",
+            "ref_range_min": 70,
+            "ref_range_max": 99,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    vitals = alice_api.get(f"/api/v1/vitals/patient/{patient.pk}/stats")
+    assert vitals.status_code == 200, vitals.content

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -342,10 +343,15 @@ def catalogue_index() -> CatalogueIndex:
     """The index of the active entries, rebuilt (one query) only after the catalogue
     changed. Without a shared cache (DummyCache) it is rebuilt on every call."""
     global _local
-    stamp = cache.get(_STAMP_KEY)
-    if stamp is None:
-        cache.add(_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+    try:
         stamp = cache.get(_STAMP_KEY)
+        if stamp is None:
+            cache.add(_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+            stamp = cache.get(_STAMP_KEY)
+    except Exception:
+        # The shared cache (Redis) is unreachable: rebuild every time rather than fail, and
+        # keep no stamp, so nothing stale is served once it answers again.
+        stamp = None
     cached_stamp, index = _local
     if stamp is not None and stamp == cached_stamp and index is not None:
         return index
@@ -360,7 +366,10 @@ def invalidate_catalogue_index() -> None:
     in between from the old rows does not keep them."""
 
     def bump():
-        cache.set(_STAMP_KEY, uuid.uuid4().hex, timeout=None)
+        # Unreachable: this process rebuilds until it answers (above); others see a change
+        # made meanwhile at the next change or restart.
+        with suppress(Exception):
+            cache.set(_STAMP_KEY, uuid.uuid4().hex, timeout=None)
 
     bump()
     transaction.on_commit(bump)
