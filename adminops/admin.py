@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from adminops import admin_settings  # noqa: F401  (registers SystemSetting)
 from adminops.models import ActivityLog, Backup
 
 

@@ -82,5 +82,18 @@ class MediKeepAdminSite(AdminSite):
         return context
 
 
+# Sections of other packages' apps, named for operators (the project's own apps name theirs
+# in their AppConfig).
+SECTION_NAMES = {"socialaccount": "Single sign-on links"}
+
+
 class MediKeepAdminConfig(AdminConfig):
     default_site = "medikeep.admin_site.MediKeepAdminSite"
+
+    def ready(self):
+        from django.apps import apps
+
+        for label, name in SECTION_NAMES.items():
+            if apps.is_installed(f"allauth.{label}"):
+                apps.get_app_config(label).verbose_name = name
+        super().ready()

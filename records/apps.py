@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class RecordsConfig(AppConfig):
     name = "records"
+    verbose_name = "Medical records"
 
     def ready(self) -> None:
         from django.db.models.signals import post_migrate

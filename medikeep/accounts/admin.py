@@ -1,16 +1,29 @@
-from django import forms
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialApp, SocialToken
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from medikeep.accounts.mfa import services as mfa_services
 from medikeep.accounts.mfa.admin_login import MFAAdminAuthenticationForm
-from medikeep.accounts.models import SystemSetting, User, UserPreference
+from medikeep.accounts.models import User, UserPreference
 from medikeep.middleware import client_ip
 
 # Operators with two-factor sign-in on give their code at the admin's sign-in too.
 admin.site.login_form = MFAAdminAuthenticationForm
 admin.site.login_template = "accounts/admin_login.html"
+
+# Tables that are the machinery of sign-in, not something an operator edits (their apps come
+# before this one in INSTALLED_APPS, so their admin modules have registered them by now):
+# refresh-token bookkeeping (sign-outs are the API's), allauth's e-mail addresses (the user's
+# email is on the user), its provider apps (SSO is configured by env) and provider tokens
+# (secrets), and groups (the role decides what a user may do).
+INTERNAL_TABLES = (OutstandingToken, BlacklistedToken, EmailAddress, SocialApp, SocialToken, Group)
+for _model in INTERNAL_TABLES:
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -105,17 +118,7 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"Two-factor sign-in reset for {reset} user(s).")
 
 
-class SystemSettingForm(forms.ModelForm):
-    class Meta:
-        model = SystemSetting
-        fields = ("key", "value")
-
-
-@admin.register(SystemSetting)
-class SystemSettingAdmin(admin.ModelAdmin):
-    form = SystemSettingForm
-    list_display = ("key", "value", "updated_at")
-    search_fields = ("key",)
+# SystemSetting is registered by adminops/admin_settings.py, which knows every key.
 
 
 from medikeep.accounts.sso import admin as sso_admin  # noqa: E402, F401 (registers SSO models)

@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "medikeep.accounts"
     label = "accounts"
-    verbose_name = "Accounts"
+    verbose_name = "Accounts and sign-in"
 
     def ready(self):
         from medikeep import checks  # noqa: F401  (registers the deploy checks)

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.db import transaction
 
-from patients.models import PatientOwnedModel
+from patients.core.admin_fields import tag_list_field
+from patients.models import PatientOwnedModel, TaggedMixin
 from patients.signals import records_deleted
 
 
@@ -14,6 +15,12 @@ class PatientOwnedAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     search_help_text = "Search by the record's name fields or the patient's name."
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # Tags are typed as "a, b", not as a JSON list.
+        if db_field.name == "tags" and issubclass(self.model, TaggedMixin):
+            return tag_list_field(label=db_field.verbose_name.capitalize())
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     # Deleting from the admin takes dependents (files) along, as the API does.
     def delete_model(self, request, obj):

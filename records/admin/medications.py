@@ -1,7 +1,9 @@
 from django.contrib import admin
 
 from patients.core.admin import PatientOwnedAdmin
+from patients.core.admin_fields import StringListField
 from records.models import Medication, MedicationDose
+from records.models.medications import normalise_reminder_times
 
 
 @admin.register(Medication)
@@ -9,6 +11,16 @@ class MedicationAdmin(PatientOwnedAdmin):
     list_display = ("medication_name", "dosage", "status", "patient", "reminder_enabled")
     list_filter = ("status", "medication_type", "route", "reminder_enabled")
     search_fields = ("medication_name", "alternative_name", "patient__last_name")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "reminder_times":
+            return StringListField(
+                normalise=normalise_reminder_times,
+                separator=r"[,\s]+",
+                label="Reminder times",
+                help_text='24-hour "HH:MM" times in the facility timezone, e.g. 08:00, 20:00.',
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(MedicationDose)
