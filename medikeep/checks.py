@@ -31,4 +31,14 @@ def medikeep_deploy_checks(app_configs, **kwargs):
                 id="medikeep.W003",
             )
         )
+    if not getattr(settings, "APP_PUBLIC_URL_SET", True):
+        warnings.append(
+            Warning(
+                "APP_PUBLIC_URL is not set: links in emails point at http://localhost:8000.",
+                hint="Set APP_PUBLIC_URL to the address people use, e.g. "
+                "https://health.example.org (it also sets the allowed host, the trusted origin "
+                "and, for https, Secure cookies; docs/configuration.md).",
+                id="medikeep.W004",
+            )
+        )
     return warnings

@@ -120,7 +120,7 @@ def test_check_deploy_warns_without_https(tmp_path):
         text=True,
         timeout=180,
     )
-    for check in ("security.W004", "security.W008", "medikeep.W001"):
+    for check in ("security.W004", "security.W008", "medikeep.W001", "medikeep.W004"):
         assert check in result.stderr + result.stdout
 
 
