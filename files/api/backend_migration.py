@@ -13,6 +13,8 @@ Jobs and files are the caller's own: another user's job id is a 404.
 
 from __future__ import annotations
 
+import logging
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -27,6 +29,7 @@ from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
 
 TAGS = ["document-backends"]
+logger = logging.getLogger("files")
 
 
 class MigrationStartSerializer(FastSerializer):
@@ -169,6 +172,9 @@ class ProcessingUpdateView(ApiView):
                     unreachable.add(backend)  # one wait per back-end, not one per file
                 except BackendError:
                     pass  # the row says what happened (advance marks failures)
+                except Exception:
+                    # One file's trouble (its bytes unreadable …) must not fail the refresh.
+                    logger.exception("processing update: file %s", file_id)
             row = EntityFile.objects.filter(pk=file_id).values_list("sync_status", flat=True)
             answer[str(file_id)] = row.first() or current
         return Response(answer)

@@ -306,6 +306,11 @@ def move_file(job: FileMigrationJob, entity_file: EntityFile) -> tuple[str, str]
         except BackendError as exc:  # refused, not configured …: this file only
             _put_back(entity_file)
             return FAILED, str(exc.detail)
+        except Exception:
+            # Our side (its bytes unreadable …): this file stays local, the others go on.
+            logger.exception("file migration %s: file %s failed", job.pk, entity_file.pk)
+            _put_back(entity_file)
+            return FAILED, "An error on this server stopped this file (see the server log)."
         if outcome == remote.DONE:
             row = EntityFile.objects.filter(pk=entity_file.pk).first()
             if row is not None and row.storage_backend == target and remote.is_remote(row):

@@ -148,6 +148,18 @@ def test_a_refused_file_stays_local_and_is_counted(
     assert body["partial"] is True and body["failures"][0]["file_id"] == refused.pk
 
 
+def test_a_file_whose_bytes_are_gone_is_counted_and_the_rest_move(
+    alice, alice_api, local_files, paperless_for, django_capture_on_commit_callbacks
+):
+    paperless_for(alice)
+    storage.delete(local_files[0].stored_name)
+    response = start(alice_api, django_capture_on_commit_callbacks)
+    job = FileMigrationJob.objects.get(pk=response.json()["id"])
+    assert (job.status, job.moved_files, job.failed_files) == ("done", 2, 1)
+    assert job.failures[0]["file_id"] == local_files[0].pk
+    assert EntityFile.objects.get(pk=local_files[0].pk).storage_backend == "local"
+
+
 def test_server_failure_mid_migration_leaves_the_rest_local(
     alice,
     alice_api,
