@@ -485,7 +485,7 @@ MFA_LOCK_AFTER = env_int("MFA_LOCK_AFTER", 5)
 SPECTACULAR_SETTINGS = {
     "TITLE": "MediKeep API",
     "DESCRIPTION": "Self-hosted personal health records: a Django implementation of the "
-    "MediKeep REST API.",
+    "MediKeep REST API.",  # replaced by medikeep.api.schema.describe_api
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -493,6 +493,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "medikeep.api.schema.describe_api",
+    ],
+    # Swagger UI would otherwise send the schema to validator.swagger.io (docs stay offline).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 CORS_ALLOWED_ORIGINS = env_origins("CORS_ALLOWED_ORIGINS")

@@ -207,9 +207,47 @@ class MediKeepAutoSchema(AutoSchema):
         for code in sorted(self.error_statuses(operation)):
             if code not in responses:
                 responses[code] = {"description": reasons[code], "content": envelope}
+        for code, response in responses.items():
+            # Errors a view documents only in words still answer the envelope.
+            if code.startswith("4") and not response.get("content"):
+                response["content"] = envelope
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 
     def _view_error_reasons(self) -> dict[str, str]:
         documented = getattr(self.view, "documented_errors", None) or {}
         return {str(code): text for code, text in dict(documented).items()}
+
+
+API_DESCRIPTION = """\
+Self-hosted personal health records: patients, their medical records of every type, files,
+sharing with family and carers, reminders and notifications, and the administration of the
+installation.
+
+**Signing in.** POST /auth/login (form-encoded or JSON) answers an `access_token`: send it as
+`Authorization: Bearer <token>`. Browsers may rely instead on the HttpOnly `medapp_session`
+cookie the same answer sets; an unsafe request (POST, PUT, PATCH, DELETE) carried by the cookie
+alone must come from this site's own origin. Operations that list no security are public.
+
+**Patients and access.** Every record belongs to one patient. You see the patients you own and
+those shared with you, at VIEW, EDIT or FULL level: reading needs VIEW, writing needs EDIT
+(403 with less). A patient you cannot see answers 404, as if it did not exist. Lists without
+`patient_id` show your active patient (POST /patient-management/switch).
+
+**Lists.** `skip` and `limit` page a list; each operation documents its default and maximum.
+
+**Errors.** Every error answers the same JSON envelope (ErrorEnvelope): `status` "error",
+`error` and `message` in words for people, a stable `error_code` (AUTH-401, PERM-403,
+NOT-404, CONF-409, VAL-422, RATE-429 …) and `detail`; validation errors (422) add `errors`,
+the messages of each field. Fields a resource does not know are ignored.
+
+**Rate limits.** Requests are limited per scope (sign-in, uploads, search, everything else);
+a 429 says in Retry-After how many seconds to wait.
+"""
+
+
+def describe_api(result, generator, request, public):
+    """Post-processing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]): the words every
+    client author reads first, in the schema's info block."""
+    result["info"]["description"] = API_DESCRIPTION
+    return result
