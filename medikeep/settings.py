@@ -566,21 +566,29 @@ LOG_CATEGORIES = {
     "app": "Patient access, API calls, frontend errors, performance events",
     "security": "Authentication failures, refused access, suspicious activity",
 }
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message, request_id when
+# known) on the console and in the files, for log collectors (medikeep/logs.py).
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
+# Loggers whose routine lines (frequent periodic tasks, the embedded broker's notices) are
+# moved to DEBUG, so `make run` is not a clock (medikeep/logs.py, RoutineNoticeFilter).
+QUIETED_LOGGERS = ("celery.beat", "celery.app.trace", "celery.worker.strategy", "kombu.connection")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "medikeep.logs.JsonLineFormatter"},
     },
+    "filters": {"routine_notices": {"()": "medikeep.logs.RoutineNoticeFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
         **{
             category: {
                 "class": "logging.handlers.RotatingFileHandler",
                 "filename": str(LOG_DIR / f"{category}.log"),
                 "maxBytes": LOG_MAX_BYTES,
                 "backupCount": LOG_BACKUP_COUNT,
-                "formatter": "plain",
+                "formatter": LOG_FORMAT,
                 "delay": True,
             }
             for category in LOG_CATEGORIES
@@ -597,6 +605,7 @@ LOGGING = {
         "files": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
         "notifications": {"handlers": ["console", "app"], "level": LOG_LEVEL, "propagate": False},
         "django.request": {"handlers": ["console", "app"], "level": "ERROR"},
+        **{name: {"filters": ["routine_notices"]} for name in QUIETED_LOGGERS},
     },
 }
 
