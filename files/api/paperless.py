@@ -9,6 +9,8 @@ with the reason; not set up → 400. Settings and test-connection are the settin
 
 from __future__ import annotations
 
+import logging
+
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -20,7 +22,7 @@ from rest_framework.response import Response
 from files import services
 from files.api import serializers as s
 from files.api.views import TAGS, file_in_reach, record_in_reach
-from files.backends import backend_for, remote
+from files.backends import BackendError, backend_for, remote
 from files.backends.paperless import NAME
 from files.models import EntityFile, StorageBackend, SyncStatus
 from medikeep.api.exceptions import ConflictError
@@ -29,6 +31,8 @@ from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
 from medikeep.middleware import client_ip
 from patients.access import Level, accessible_patient_ids
+
+logger = logging.getLogger("files")
 
 PAPERLESS_TAGS = ["paperless"]
 MAX_PAGE_SIZE = 100
@@ -151,7 +155,12 @@ class PaperlessTaskStatusView(ApiView):
         else:
             state = backend_for(NAME, request.user).task_status(task_uuid)
             if state["status"] == "SUCCESS":
-                remote.advance(entity_file.pk)
+                remote.record_document_id(entity_file, state["document_id"])
+                try:
+                    remote.advance(entity_file.pk)
+                except BackendError as exc:
+                    # The document exists; confirming it is left to the background task.
+                    logger.info("confirming file %s deferred: %s", entity_file.pk, exc)
                 entity_file.refresh_from_db()
             elif state["status"] == "FAILURE" and entity_file.sync_status != SyncStatus.FAILED:
                 remote.mark_failed(entity_file, state.get("error") or "Paperless-ngx refused it")

@@ -173,6 +173,11 @@ def send(entity_file: EntityFile, client: DocumentBackendClient | None = None) -
     _update(entity_file, **changes)
 
 
+def record_document_id(entity_file: EntityFile, document_id: str) -> None:
+    """Keep the id of the document the back-end made from our upload."""
+    _update(entity_file, **{DOCUMENT_ID_FIELDS[entity_file.storage_backend]: str(document_id)})
+
+
 def advance(file_id: int) -> str:
     """One step of getting a file onto its back-end: send it if not sent, poll the back-end's
     task, confirm the document and drop the local copy. Returns DONE, WAIT (ask again later)
@@ -204,7 +209,7 @@ def advance(file_id: int) -> str:
             if state["status"] != "SUCCESS":
                 return WAIT
             document_id = state["document_id"]
-            _update(entity_file, **{DOCUMENT_ID_FIELDS[entity_file.storage_backend]: document_id})
+            record_document_id(entity_file, document_id)
     return _confirm_and_drop_local(entity_file, client, document_id)
 
 

@@ -200,3 +200,53 @@ def test_sweeper_requeues_unfinished_uploads(
     assert resume_remote_uploads() == 1
     assert EntityFile.objects.get(pk=body["id"]).sync_status == SyncStatus.SYNCED
     assert resume_remote_uploads() == 0
+
+
+def test_remote_view_when_paperless_is_down_or_slow(
+    alice, alice_api, medication, paperless_for, django_capture_on_commit_callbacks, settings
+):
+    from files.tests.paperless_server import configure_paperless
+
+    server = paperless_for(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        file_id = upload(alice_api, medication).json()["id"]
+    settings.DOCUMENT_BACKEND_TIMEOUT = 0.3
+    server.state.delay = 1.0
+    slow = alice_api.get(f"/api/v1/entity-files/files/{file_id}/download")
+    assert slow.status_code == 504
+    assert slow.json()["status"] == "error"
+    server.state.delay = 0
+    configure_paperless(alice, f"http://127.0.0.1:{_closed_port()}")
+    down = alice_api.get(f"/api/v1/entity-files/files/{file_id}/view")
+    assert down.status_code == 502
+    assert "connection was refused" in down.json()["error"]
+    # The uploader switched Paperless off: a clear refusal, not a 500.
+    alice.preference.paperless_enabled = False
+    alice.preference.save()
+    off = alice_api.get(f"/api/v1/entity-files/files/{file_id}/view")
+    assert off.status_code == 400
+    assert "settings of the person who added it" in off.json()["error"]
+
+
+def test_status_poll_answers_success_even_if_confirming_must_wait(
+    alice, alice_api, medication, paperless_for
+):
+    server = paperless_for(alice)
+    body = upload(alice_api, medication).json()
+    original = server.state.documents.copy()
+    # Paperless finishes the task, then its metadata endpoint fails for a moment.
+    real_consume = server.state._consume
+
+    def consume_then_fail(task):
+        real_consume(task)
+        server.state.fail_with = 503
+
+    server.state._consume = consume_then_fail
+    answer = alice_api.get(f"/api/v1/paperless/tasks/{body['paperless_task_uuid']}/status")
+    assert original == {}
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "SUCCESS"
+    entity_file = EntityFile.objects.get(pk=body["id"])
+    assert entity_file.paperless_document_id  # kept; the local copy waits for confirmation
+    assert remote.has_local_copy(entity_file)
+    assert entity_file.sync_status == SyncStatus.PROCESSING
