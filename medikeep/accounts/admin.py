@@ -6,6 +6,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
+from medikeep.accounts.admin_forms import OperatorSetsPasswordForm
 from medikeep.accounts.mfa import services as mfa_services
 from medikeep.accounts.mfa.admin_login import MFAAdminAuthenticationForm
 from medikeep.accounts.models import User, UserPreference
@@ -48,6 +49,7 @@ class UserPreferenceInline(admin.StackedInline):
 class UserAdmin(DjangoUserAdmin):
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
+    change_password_form = OperatorSetsPasswordForm
     list_display = (
         "username",
         "email",

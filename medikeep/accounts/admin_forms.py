@@ -1,7 +1,16 @@
 """Forms of the Django admin's own pages (not a model's)."""
 
 from django.contrib.admin.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm as UserPasswordSetForm
 from django.core.exceptions import ValidationError
+
+from medikeep.accounts.signals import password_changed
+
+
+def _announce(user, via: str) -> None:
+    # As the API's password paths do: the user is told (notifications/), and the forced
+    # change has ended (User.save clears must_change_password for a new password).
+    password_changed.send(sender=type(user), user=user, via=via)
 
 
 class OperatorPasswordChangeForm(AdminPasswordChangeForm):
@@ -20,3 +29,20 @@ class OperatorPasswordChangeForm(AdminPasswordChangeForm):
                 ),
             )
         return cleaned
+
+    def save(self, commit=True):
+        user = super().save(commit)
+        if commit:
+            _announce(user, "change")
+        return user
+
+
+class OperatorSetsPasswordForm(UserPasswordSetForm):
+    """The user's "change password" page of the admin (an operator setting someone's
+    password); announced like the admin API's password reset."""
+
+    def save(self, commit=True):
+        user = super().save(commit)
+        if commit and user.has_usable_password():
+            _announce(user, "admin_reset")
+        return user

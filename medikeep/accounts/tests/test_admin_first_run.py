@@ -76,7 +76,7 @@ class TestAdminGate:
         alice.refresh_from_db()
         assert alice.is_active
 
-    def test_changing_the_password_opens_the_admin(self, client, first_admin):
+    def test_changing_the_password_opens_the_admin(self, client, first_admin, announced):
         admin_user, password = first_admin
         client.force_login(admin_user)
         response = change_own_password(client, password)
@@ -84,6 +84,7 @@ class TestAdminGate:
         admin_user.refresh_from_db()
         assert not admin_user.must_change_password
         assert admin_user.check_password(NEW_PASSWORD)
+        assert announced == [(admin_user.pk, "change")]
         # The change keeps the session (Django updates its hash) and the admin opens.
         assert client.get("/admin/accounts/user/").status_code == 200
 
@@ -107,8 +108,23 @@ class TestAdminGate:
         assert client.get("/admin/").status_code == 200
 
 
+@pytest.fixture
+def announced():
+    """The (user, via) of every password_changed signal sent."""
+    from medikeep.accounts.signals import password_changed
+
+    sent = []
+
+    def receiver(sender, *, user, via, **kwargs):
+        sent.append((user.pk, via))
+
+    password_changed.connect(receiver, dispatch_uid="test-announced")
+    yield sent
+    password_changed.disconnect(dispatch_uid="test-announced")
+
+
 class TestEveryPasswordPathClearsTheFlag:
-    def test_the_admins_user_password_form(self, client, admin_user, make_user):
+    def test_the_admins_user_password_form(self, client, admin_user, make_user, announced):
         target = make_user(username="target", must_change_password=True)
         client.force_login(admin_user)
         url = reverse("admin:auth_user_password_change", args=[target.pk])
@@ -119,6 +135,7 @@ class TestEveryPasswordPathClearsTheFlag:
         target.refresh_from_db()
         assert target.check_password(NEW_PASSWORD)
         assert not target.must_change_password
+        assert announced == [(target.pk, "admin_reset")]  # the user is told
 
     def test_manage_py_changepassword(self, make_user, monkeypatch):
         target = make_user(username="target", must_change_password=True)
