@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
@@ -78,15 +78,41 @@ class EntityFilesView(ApiView):
     def _type(self, entity_type):
         return self.fixed_entity_type or entity_type
 
-    @extend_schema(responses=s.EntityFileSerializer(many=True), tags=TAGS)
+    @extend_schema(
+        summary="List the files of a record",
+        description="The files attached to one record (`entity_type` such as lab-result, "
+        "medication, encounter …, and its id), newest first; files in the trash are left "
+        "out. Needs VIEW access to the record's patient (404 when you cannot see it).",
+        responses=s.EntityFileSerializer(many=True),
+        tags=TAGS,
+    )
     def get(self, request, entity_id, entity_type=None):
         target, _ = record_in_reach(request.user, self._type(entity_type), entity_id, Level.VIEW)
         files = EntityFile.objects.live().of_entity(target.name, int(entity_id))
         return Response(s.EntityFileSerializer(files, many=True).data)
 
     @extend_schema(
+        summary="Upload a file to a record",
+        description="Send `multipart/form-data` with the `file` and optionally a "
+        "`description`, a `category` and the `storage_backend` to keep it in (default: "
+        "your preference). Needs EDIT access to the record's patient. The size, extension "
+        "and content type are checked: an empty or refused file answers 422, one over the "
+        "size limit 413. Uploads have their own rate limit. Answers the stored file's "
+        "details; GET …/files/{file_id}/download returns the bytes.",
         request={"multipart/form-data": s.UploadFormSerializer},
         responses={200: s.EntityFileSerializer},
+        examples=[
+            OpenApiExample(
+                "A lab report PDF",
+                value={
+                    "file": "(binary: report-2026-03.pdf)",
+                    "description": "Blood panel, March",
+                    "category": "lab-report",
+                },
+                request_only=True,
+                media_type="multipart/form-data",
+            )
+        ],
         tags=TAGS,
     )
     def post(self, request, entity_id, entity_type=None):

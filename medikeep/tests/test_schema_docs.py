@@ -303,3 +303,10 @@ def test_the_files_the_docs_pages_load_are_served(page):
     for ref in references:
         answer = client.get(ref)
         assert answer.status_code == 200, ref
+
+
+def test_the_upload_operation_has_a_multipart_example(schema):
+    content = schema["paths"]["/api/v1/entity-files/{entity_type}/{entity_id}/files"]["post"][
+        "requestBody"
+    ]["content"]
+    assert content["multipart/form-data"]["examples"]
