@@ -19,10 +19,12 @@ class StringListField(forms.CharField):
         *,
         normalise: Callable[[list[str]], list[str]],
         separator: str = r",",
+        joiner: str = ", ",
         **kwargs,
     ):
         self.normalise = normalise
         self.separator = re.compile(separator)
+        self.joiner = joiner
         kwargs.setdefault("required", False)
         kwargs.setdefault("widget", forms.TextInput(attrs={"size": 60}))
         kwargs.pop("max_length", None)
@@ -32,7 +34,7 @@ class StringListField(forms.CharField):
 
     def prepare_value(self, value):
         if isinstance(value, list | tuple):
-            return ", ".join(str(item) for item in value)
+            return self.joiner.join(str(item) for item in value)
         return value  # the text as typed, when the form is shown again with an error
 
     def to_python(self, value):
@@ -52,3 +54,15 @@ def tag_list_field(**kwargs) -> StringListField:
 
     kwargs.setdefault("help_text", "Comma-separated, e.g. diabetes, follow-up.")
     return StringListField(normalise=normalise_tags, **kwargs)
+
+
+def text_list_field(normalise: Callable[[list[str]], list[str]], **kwargs) -> StringListField:
+    """Free texts (which may hold commas): one per line."""
+    kwargs.setdefault("help_text", "One per line.")
+    return StringListField(
+        normalise=normalise,
+        separator=r"\n",
+        joiner="\n",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        **kwargs,
+    )

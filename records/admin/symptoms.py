@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from patients.core.admin import PatientOwnedAdmin
+from patients.core.admin_fields import text_list_field
 from records.models import (
     Symptom,
     SymptomCondition,
@@ -8,9 +9,24 @@ from records.models import (
     SymptomOccurrence,
     SymptomTreatment,
 )
+from records.models.symptoms import normalise_text_list
+
+# The JSON lists of free texts of symptoms and occurrences, edited one per line.
+TEXT_LISTS = ("typical_triggers", "triggers", "relief_methods", "associated_symptoms")
 
 
-class SymptomOccurrenceInline(admin.TabularInline):
+class TextListsMixin:
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name in TEXT_LISTS:
+            name = db_field.name
+            return text_list_field(
+                lambda values: normalise_text_list(values, name),
+                label=db_field.verbose_name.capitalize(),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class SymptomOccurrenceInline(TextListsMixin, admin.TabularInline):
     """The patient of a new occurrence is its symptom's (SymptomOccurrence.save)."""
 
     model = SymptomOccurrence
@@ -48,7 +64,7 @@ class SymptomTreatmentInline(admin.TabularInline):
 
 
 @admin.register(Symptom)
-class SymptomAdmin(PatientOwnedAdmin):
+class SymptomAdmin(TextListsMixin, PatientOwnedAdmin):
     list_display = (
         "symptom_name",
         "category",
@@ -69,7 +85,7 @@ class SymptomAdmin(PatientOwnedAdmin):
 
 
 @admin.register(SymptomOccurrence)
-class SymptomOccurrenceAdmin(PatientOwnedAdmin):
+class SymptomOccurrenceAdmin(TextListsMixin, PatientOwnedAdmin):
     list_display = ("symptom", "occurrence_date", "severity", "pain_scale", "patient")
     list_filter = ("severity", "time_of_day", "impact_level")
     list_select_related = ("patient", "symptom")

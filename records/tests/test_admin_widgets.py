@@ -67,3 +67,29 @@ def test_saving_the_page_stores_the_list(admin_client, patient):
     medication.refresh_from_db()
     assert medication.reminder_times == ["09:00", "21:00"]
     assert medication.tags == ["blood-pressure", "daily"]
+
+
+def text_list(model, name):
+    from django.contrib import admin
+
+    return admin.site._registry[model].formfield_for_dbfield(model._meta.get_field(name), None)
+
+
+def test_free_text_lists_are_one_per_line():
+    from records.models import SymptomOccurrence
+
+    field = text_list(SymptomOccurrence, "triggers")
+    typed = "cold, wet weather\n  stress \n\nstress\n"
+    assert field.clean(typed) == ["cold, wet weather", "stress"]
+    assert field.prepare_value(["cold, wet weather", "stress"]) == "cold, wet weather\nstress"
+
+
+def test_symptom_pages_show_lists_as_lines(admin_client, patient):
+    from records.tests.factories import SymptomFactory, SymptomOccurrenceFactory
+
+    symptom = SymptomFactory(patient=patient, typical_triggers=["heat", "dust, pollen"])
+    occurrence = SymptomOccurrenceFactory(symptom=symptom, relief_methods=["rest"])
+    page = admin_client.get(f"/admin/records/symptom/{symptom.pk}/change/").content.decode()
+    assert ">\nheat\ndust, pollen</textarea>" in page
+    url = f"/admin/records/symptomoccurrence/{occurrence.pk}/change/"
+    assert ">\nrest</textarea>" in admin_client.get(url).content.decode()
