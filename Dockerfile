@@ -1,7 +1,8 @@
 # MediKeep's container image: one image, run as web, worker, beat or prepare (compose.yaml).
-# Every command below is one .ci/deploy-check also runs in a clean environment (the same
-# apt package, the same install from requirements.txt only, the same deploy/medikeep commands).
-# Not built by CI: no Docker daemon there. docs/deploy.md tells the rest.
+# Its install and start-up commands are the ones .ci/deploy-check runs in a clean environment
+# (the same apt package, the same install from requirements.txt only, the same deploy/medikeep
+# commands); only the user and the copies are Docker's own. Not built by CI: no Docker daemon
+# there. docs/deploy.md tells the rest.
 FROM python:3.11-slim
 
 # libmagic: uploads are sniffed for their real type. Nothing else from apt is needed to run.
