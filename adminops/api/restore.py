@@ -271,6 +271,11 @@ class RestoreExecuteView(AdminView):
     """Restores the backup (a safety backup first; all or nothing). Long: minutes for
     gigabytes of files."""
 
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {
+        409: "A restore is already running, or this backup cannot be restored here."
+    }
+
     @extend_schema(
         request=RestoreExecuteRequestSerializer, responses=RestoreResultSerializer, tags=TAGS
     )
@@ -284,6 +289,11 @@ class RestoreExecuteView(AdminView):
 class SystemRestoreView(AdminView):
     """Restores a backup: the same as /admin/restore/execute/{backup_id}, with the backup's
     id in the body: {backup_id, confirmation_token}."""
+
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {
+        409: "A restore is already running, or this backup cannot be restored here."
+    }
 
     @extend_schema(
         request=SystemRestoreRequestSerializer, responses=RestoreResultSerializer, tags=TAGS

@@ -168,6 +168,9 @@ class LinkablePatientsSerializer(FastSerializer):
 class CreateUserView(AdminView):
     """Creates an account with the chosen role (even while registration is off)."""
 
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "The username or email is already used by another account."}
+
     @extend_schema(
         request=AdminCreateUserSerializer,
         responses={201: AdminCreatedUserSerializer},

@@ -184,7 +184,7 @@ class MediKeepAutoSchema(AutoSchema):
             statuses.add("422")
         if self.method == "DELETE":
             statuses.add("409")  # a row other rows still need is refused with 409
-        statuses.update(str(code) for code in getattr(self.view, "documented_errors", ()))
+        statuses.update(self._view_error_reasons())
         return statuses
 
     def _error_envelope_ref(self) -> dict:
@@ -215,6 +215,10 @@ class MediKeepAutoSchema(AutoSchema):
         return operation
 
     def _view_error_reasons(self) -> dict[str, str]:
+        """A view's `documented_errors = {409: "why"}`: answers its writes can give that
+        nothing else in the view shows (a service refusing a duplicate)."""
+        if self.method not in WRITE_METHODS:
+            return {}
         documented = getattr(self.view, "documented_errors", None) or {}
         return {str(code): text for code, text in dict(documented).items()}
 

@@ -188,6 +188,19 @@ def test_detail_paths_list_404_and_deletes_list_409(schema):
     assert no_404 == [] and no_409 == []
 
 
+def test_conflicts_a_view_documents_are_listed_on_its_writes(schema, anon, settings):
+    me = schema["paths"]["/api/v1/users/me"]
+    assert "409" in me["put"]["responses"] and "409" not in me["get"]["responses"]
+    register = schema["paths"]["/api/v1/auth/register"]["post"]["responses"]["409"]
+    assert "already used" in register["description"]
+    # and the server does answer so
+    settings.ALLOW_USER_REGISTRATION = True
+    body = {"username": "twice", "email": "twice@example.org", "password": "Twice-over-99x"}
+    assert anon.post("/api/v1/auth/register", body).status_code == 201
+    again = anon.post("/api/v1/auth/register", body)
+    assert again.status_code == 409 and again.json()["error_code"] == "CONF-409"
+
+
 def test_error_answers_point_at_the_one_envelope(schema):
     assert schema["components"]["schemas"]["ErrorEnvelope"] == ERROR_ENVELOPE_SCHEMA
     elsewhere = [

@@ -76,6 +76,8 @@ class DirectoryEntrySerializer(LenientModelSerializer):
 
 
 class DirectoryBase(DirectoryViewSet):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "An entry with the same name (or identifier) already exists."}
     # DirectoryViewSet with the contract's list and write conventions. Each subclass has a
     # docstring of its own: the schema shows it as the description of its operations.
 

@@ -435,6 +435,8 @@ class SharedByMeView(ApiView):
 
 
 class MemberSharesView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "The family member is already shared with this user."}
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -506,6 +508,8 @@ class RemoveAccessView(ApiView):
 
 
 class BulkInviteView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "A family member is already shared with a recipient."}
     permission_classes = [IsAuthenticated]
 
     @extend_schema(

@@ -60,6 +60,10 @@ def _invitation_data(invitation_id: int) -> dict:
 
 
 class InviteView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {
+        409: "Already shared with this recipient, or an invitation to them is pending."
+    }
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -88,6 +92,10 @@ class InviteView(ApiView):
 
 
 class PatientSharingView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {
+        409: "Already shared with this recipient, or an invitation to them is pending."
+    }
     permission_classes = [IsAuthenticated]
 
     @extend_schema(tags=TAGS, request=s.InviteSerializer, responses={201: s.InvitationSerializer})
@@ -120,6 +128,10 @@ class PatientSharingView(ApiView):
 
 
 class BulkInviteView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {
+        409: "Already shared with this recipient, or an invitation to them is pending."
+    }
     permission_classes = [IsAuthenticated]
 
     @extend_schema(

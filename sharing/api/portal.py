@@ -287,6 +287,10 @@ class PortalInvitationView(ApiView):
 
 
 class PortalAcceptView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {
+        409: "An account with the invited email address already exists: sign in first."
+    }
     permission_classes = [AllowAny]
     throttle_scope = "auth"
 

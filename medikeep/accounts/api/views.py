@@ -49,6 +49,8 @@ class RegistrationStatusView(ApiView):
 
 
 class RegisterView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "The username or email is already used by another account."}
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_scope = "auth"
@@ -281,6 +283,8 @@ class PasswordResetConfirmView(ApiView):
 
 
 class MeView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "The username or email is already used by another account."}
     permission_classes = [IsAuthenticated]
     allowed_while_password_change_required = True
 

@@ -30,6 +30,8 @@ def _photo_of(patient_id: int) -> PatientPhoto:
 
 
 class PatientPhotoView(ApiView):
+    # The conflict the API docs list for this view's writes (medikeep/api/schema.py).
+    documented_errors = {409: "Another photo was uploaded at the same moment; try again."}
     parser_classes = [SafeMultiPartParser, SafeFormParser]
 
     def get_throttles(self):
