@@ -130,13 +130,20 @@ def _settings_answer(user) -> Response:
 
 
 class PaperlessSettingsView(ApiView):
-    @extend_schema(responses=BackendSettingsSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Your document back-end settings",
+        responses=BackendSettingsSerializer,
+        tags=TAGS,
+    )
     def get(self, request):
         """The caller's document back-end settings (secrets only as has_token flags)."""
         return _settings_answer(request.user)
 
     @extend_schema(
-        request=PaperlessSettingsUpdateSerializer, responses=BackendSettingsSerializer, tags=TAGS
+        summary="Change your Paperless-ngx settings",
+        request=PaperlessSettingsUpdateSerializer,
+        responses=BackendSettingsSerializer,
+        tags=TAGS,
     )
     def put(self, request):
         """Changes the keys sent; empty or masked secrets keep the saved ones."""
@@ -145,7 +152,12 @@ class PaperlessSettingsView(ApiView):
         backend_settings.update_paperless_settings(user=request.user, changes=form.validated_data)
         return _settings_answer(request.user)
 
-    @extend_schema(request=None, responses=BackendSettingsSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Forget your Paperless-ngx settings",
+        request=None,
+        responses=BackendSettingsSerializer,
+        tags=TAGS,
+    )
     def delete(self, request):
         """Forgets the Paperless-ngx URL and secrets and switches it off."""
         backend_settings.forget_paperless_settings(user=request.user)
@@ -153,12 +165,21 @@ class PaperlessSettingsView(ApiView):
 
 
 class PapraSettingsView(ApiView):
-    @extend_schema(responses=BackendSettingsSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Your document back-end settings",
+        description="The caller's document back-end settings, Papra's among them (the API "
+        "key only as a has_token flag); the same answer as GET /paperless/settings.",
+        responses=BackendSettingsSerializer,
+        tags=TAGS,
+    )
     def get(self, request):
         return _settings_answer(request.user)
 
     @extend_schema(
-        request=PapraSettingsUpdateSerializer, responses=BackendSettingsSerializer, tags=TAGS
+        summary="Change your Papra settings",
+        request=PapraSettingsUpdateSerializer,
+        responses=BackendSettingsSerializer,
+        tags=TAGS,
     )
     def put(self, request):
         """Changes the keys sent; an empty or masked API key keeps the saved one."""
