@@ -349,12 +349,19 @@ class BackupCleanupAllView(AdminView):
 class RetentionSettingsView(AdminView):
     """Backup retention, trash retention and the registration switch (Admin -> Settings)."""
 
-    @extend_schema(responses=RetentionSettingsSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Backup and trash retention settings",
+        responses=RetentionSettingsSerializer,
+        tags=TAGS,
+    )
     def get(self, request):
         return Response(retention.retention_settings())
 
     @extend_schema(
-        request=RetentionSettingsSerializer, responses=RetentionUpdatedSerializer, tags=TAGS
+        summary="Change the retention settings",
+        request=RetentionSettingsSerializer,
+        responses=RetentionUpdatedSerializer,
+        tags=TAGS,
     )
     def post(self, request):
         body = RetentionSettingsSerializer(data=request.data)
@@ -376,12 +383,15 @@ class RetentionStatsView(AdminView):
 class ScheduleSettingsView(AdminView):
     """The automatic backup schedule (full backups, retention applied after each)."""
 
-    @extend_schema(responses=ScheduleSerializer, tags=TAGS)
+    @extend_schema(summary="The automatic backup schedule", responses=ScheduleSerializer, tags=TAGS)
     def get(self, request):
         return Response(schedule.schedule_view())
 
     @extend_schema(
-        request=ScheduleRequestSerializer, responses=ScheduleUpdatedSerializer, tags=TAGS
+        summary="Change the automatic backup schedule",
+        request=ScheduleRequestSerializer,
+        responses=ScheduleUpdatedSerializer,
+        tags=TAGS,
     )
     def post(self, request):
         body = ScheduleRequestSerializer(data=request.data)

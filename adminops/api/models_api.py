@@ -186,6 +186,7 @@ class RecordListView(AdminModelsView):
     """A page of rows, in the admin's order; or a new row."""
 
     @extend_schema(
+        summary="List the rows of a model",
         parameters=[RecordListQuerySerializer],
         responses=RecordPageSerializer,
         tags=TAGS,
@@ -215,6 +216,7 @@ class RecordListView(AdminModelsView):
         )
 
     @extend_schema(
+        summary="Create a row of a model",
         request=OpenApiTypes.OBJECT,
         responses={201: OpenApiTypes.OBJECT},
         tags=TAGS,
@@ -291,12 +293,13 @@ def _dry_run(request) -> bool:
 class RecordDetailView(AdminModelsView):
     """One row: read, change the fields sent, or delete it with what cascades from it."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, tags=TAGS)
+    @extend_schema(summary="Get a row of a model", responses=OpenApiTypes.OBJECT, tags=TAGS)
     def get(self, request, model_name: str, record_id: str):
         entry = _viewable(model_name, request)
         return _record_response(entry, registry.get_record(entry, request, record_id))
 
     @extend_schema(
+        summary="Change a row of a model",
         request=OpenApiTypes.OBJECT,
         responses=OpenApiTypes.OBJECT,
         tags=TAGS,
@@ -308,11 +311,17 @@ class RecordDetailView(AdminModelsView):
         obj = admin_records.record_update(entry=entry, request=request, obj=obj, data=request.data)
         return _record_response(entry, obj)
 
-    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT, tags=TAGS)
+    @extend_schema(
+        summary="Change some fields of a row",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+        tags=TAGS,
+    )
     def patch(self, request, model_name: str, record_id: str):
         return self.put(request, model_name, record_id)
 
     @extend_schema(
+        summary="Delete a row of a model, with what cascades from it",
         parameters=[
             OpenApiParameter(
                 "dry_run",

@@ -151,13 +151,25 @@ class EntityFileView(ApiView):
             entity_id=entity_id,
         )
 
-    @extend_schema(responses=s.EntityFileSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Get a file's details",
+        description="Name, type, size, category, description and where the file is stored; "
+        "needs VIEW access to the record's patient (404 when you cannot see it).",
+        responses=s.EntityFileSerializer,
+        tags=TAGS,
+    )
     def get(self, request, file_id, entity_id=None):
         return Response(
             s.EntityFileSerializer(self._file(request, file_id, Level.VIEW, entity_id)).data
         )
 
-    @extend_schema(responses=s.FileDeletedSerializer, tags=TAGS)
+    @extend_schema(
+        summary="Move a file to the trash",
+        description="The file leaves the record at once; an administrator can restore it "
+        "until the trash retention window ends. Needs EDIT access to the record's patient.",
+        responses=s.FileDeletedSerializer,
+        tags=TAGS,
+    )
     def delete(self, request, file_id, entity_id=None):
         entity_file = self._file(request, file_id, Level.EDIT, entity_id)
         services.trash(user=request.user, entity_file=entity_file, ip=client_ip(request))

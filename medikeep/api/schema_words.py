@@ -218,19 +218,25 @@ def _own_doc(obj) -> str:
     return inspect.cleandoc(doc) if doc else ""
 
 
-def _handler_doc(schema) -> str:
-    """The docstring of the action or HTTP method handler; for a plain view (one resource,
-    one class) the class's own docstring when the handler has none."""
+def _method_doc(schema) -> str:
+    """The docstring of the action or HTTP method handler itself."""
     view = schema.view
     handler = getattr(view, getattr(view, "action", None) or schema.method.lower(), None)
-    doc = _own_doc(getattr(handler, "__func__", handler)) if handler is not None else ""
-    if not doc and not isinstance(view, GenericViewSet):
-        doc = _own_doc(type(view))
+    return _own_doc(getattr(handler, "__func__", handler)) if handler is not None else ""
+
+
+def _handler_doc(schema) -> str:
+    """The handler's docstring; for a plain view (one resource, one class) the class's own
+    docstring when the handler has none."""
+    doc = _method_doc(schema)
+    if not doc and not isinstance(schema.view, GenericViewSet):
+        doc = _own_doc(type(schema.view))
     return doc
 
 
 _CLAUSE_END = re.compile(r"[.;:](?:\s|$)|\s—\s")
-_ASIDE = re.compile(r"\s*\([^()]*\)")
+# An aside the sentence can do without: one before punctuation or the end of the text.
+_ASIDE = re.compile(r"\s*\([^()]*\)(?=[.,;:]|$)")
 
 
 def _summary_from_doc(doc: str) -> str:
@@ -276,13 +282,13 @@ def summary_for(schema) -> str:
         summary = _record_summary(schema)
         if summary:
             return summary
-    doc = _handler_doc(schema)
+    doc = _method_doc(schema)
     if doc:
         return _summary_from_doc(doc)
     generic = _generic_crud(schema)
     if generic:
         return generic[0]
-    # An extend_schema(description=…) without a summary: its first clause.
+    # The method's extend_schema(description=…), else the view class's docstring.
     described = schema.get_description()
     if described and described != _description_from_path(schema):
         return _summary_from_doc(described)

@@ -58,6 +58,16 @@ def test_no_summary_is_only_the_path_in_words(schema):
     assert fallbacks == []
 
 
+def test_the_methods_of_one_path_have_different_summaries(schema):
+    """A view's docstring shared by its methods is no summary of any one of them."""
+    shared = []
+    for path, item in schema["paths"].items():
+        summaries = [item[m]["summary"] for m in METHODS if m in item and m != "patch"]
+        if len(set(summaries)) < len(summaries):
+            shared.append((path, summaries))
+    assert shared == []
+
+
 def test_summaries_are_one_line(schema):
     long_or_multiline = [
         op["summary"]

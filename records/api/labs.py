@@ -433,9 +433,16 @@ class LabTestComponentViewSet(PatientComponentsMixin, PatientOwnedViewSet):
         # Anything but an object fails validation ("Invalid data. Expected a dictionary").
         return self.get_serializer(data=row)
 
-    @extend_schema(methods=["GET"], responses=LabTestComponentSerializer(many=True))
+    @extend_schema(
+        methods=["GET"],
+        summary="List the components of a lab result",
+        responses=LabTestComponentSerializer(many=True),
+    )
     @extend_schema(
         methods=["POST"],
+        summary="Add a component to a lab result",
+        description="Adds one test result (name, value, unit, reference range …) to the lab "
+        "result in the path; needs EDIT access to its patient.",
         request=LabTestComponentSerializer,
         responses={201: LabTestComponentSerializer},
     )
@@ -516,13 +523,16 @@ class LabTestComponentViewSet(PatientComponentsMixin, PatientOwnedViewSet):
             }
         )
 
-    @extend_schema(methods=["GET"], responses=LabTestComponentSerializer)
+    @extend_schema(
+        methods=["GET"], summary="Get a lab test component", responses=LabTestComponentSerializer
+    )
     @extend_schema(
         methods=["PUT", "PATCH"],
+        summary="Change a lab test component",
         request=LabTestComponentSerializer,
         responses=LabTestComponentSerializer,
     )
-    @extend_schema(methods=["DELETE"], responses={204: None})
+    @extend_schema(methods=["DELETE"], summary="Delete a lab test component", responses={204: None})
     @action(
         detail=False,
         methods=["get", "put", "patch", "delete"],
