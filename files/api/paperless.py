@@ -346,6 +346,7 @@ class SyncPaperlessView(ApiView):
                 description='{"<file_id>": true | false}: false = gone in Paperless-ngx.',
             )
         },
+        summary="Check that your Paperless-ngx files still exist there",
         tags=TAGS,
     )
     def post(self, request):
@@ -366,10 +367,13 @@ class PaperlessUploadView(ApiView):
     parser_classes = PARSERS
 
     @extend_schema(
-        request=PaperlessUploadSerializer, responses=s.EntityFileSerializer, tags=PAPERLESS_TAGS
+        summary="Send a stored file to Paperless-ngx",
+        request=PaperlessUploadSerializer,
+        responses=s.EntityFileSerializer,
+        tags=PAPERLESS_TAGS,
     )
     def post(self, request):
-        """The contract's upload: sends one of our local files (`document_id` = its entity
+        """Sends one of our local files (`document_id` = its entity
         file id; EDIT on its record) to the caller's Paperless; the answer carries the task
         id to poll. The local copy goes once Paperless confirms the document. `tags` and
         `correspondent` are accepted but not applied (Paperless takes ids, not names)."""
