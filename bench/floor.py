@@ -247,10 +247,12 @@ def health(db: Db, user_id: int, environ: dict) -> tuple[int, object]:
     db.one("SELECT 1")
     return 200, {
         "status": "healthy",
+        "reasons": [],
         "timestamp": _iso(datetime.now(UTC)),
         "app_name": "MediKeep",
         "version": "floor",
         "database": {"status": "ok", "vendor": "sqlite" if db.sqlite else "postgresql"},
+        "cache": {"status": "unknown", "backend": "none"},
         "broker": {"status": "unknown", "transport": "none"},
         "worker": {"status": "unknown", "last_seen": None},
         "logging_system": {
