@@ -93,7 +93,7 @@ def check_target(name: str, user) -> None:
 def client_of_file(entity_file: EntityFile) -> DocumentBackendClient:
     """The client with the settings of the user who put the file on the back-end."""
     try:
-        return backend_for(entity_file.storage_backend, entity_file.uploaded_by)
+        client = backend_for(entity_file.storage_backend, entity_file.uploaded_by)
     except BackendNotConfigured as exc:
         label = backend_label(entity_file.storage_backend)
         raise BackendNotConfigured(
@@ -101,6 +101,12 @@ def client_of_file(entity_file: EntityFile) -> DocumentBackendClient:
             "it are missing or switched off.",
             backend=entity_file.storage_backend,
         ) from exc
+    # A back-end that keeps documents per organization (Papra) reads a file in the
+    # organization it went to, not in whichever one the uploader has chosen since.
+    in_organization = getattr(client, "for_organization", None)
+    if in_organization is not None and entity_file.papra_organization_id:
+        client = in_organization(entity_file.papra_organization_id)
+    return client
 
 
 # --- sending a local file -----------------------------------------------------------------
@@ -170,6 +176,9 @@ def send(entity_file: EntityFile, client: DocumentBackendClient | None = None) -
         changes[task_field] = result.task_id
     if result.document_id:
         changes[DOCUMENT_ID_FIELDS[entity_file.storage_backend]] = str(result.document_id)
+    organization = getattr(client, "organization_id", None)
+    if organization and entity_file.storage_backend == StorageBackend.PAPRA:
+        changes["papra_organization_id"] = str(organization)
     _update(entity_file, **changes)
 
 

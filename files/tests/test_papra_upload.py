@@ -62,6 +62,20 @@ def test_an_upload_ends_in_papra_and_opens_through_our_view(
         assert papra.api_key not in str(opened.headers)
 
 
+def test_an_upload_still_opens_after_the_uploader_picks_another_organization(
+    alice, alice_api, medication, papra, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload_to_papra(alice_api, medication)
+    row = EntityFile.objects.get(pk=response.json()["id"])
+    assert row.papra_organization_id == papra.organization_id
+
+    configure_papra(alice, papra, organization_id=papra.organizations[1]["id"])
+    opened = alice_api.get(f"/api/v1/entity-files/files/{row.pk}/download")
+    assert opened.status_code == 200
+    assert b"".join(opened.streaming_content) == PDF
+
+
 @pytest.mark.parametrize(("persona", "expected"), [("bob", 200), ("mallory", 404)])
 def test_others_open_it_by_their_access_with_the_uploaders_key(
     client_for,
