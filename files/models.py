@@ -71,6 +71,9 @@ class EntityFile(models.Model):
     paperless_task_uuid = models.CharField(max_length=255, null=True, blank=True)
     papra_document_id = models.CharField(max_length=255, null=True, blank=True)
     papra_organization_id = models.CharField(max_length=255, null=True, blank=True)
+    # The document's title on its back-end as of the last sync: a rename there shows here
+    # without touching file_name (the name the file had when it came to us).
+    remote_title = models.CharField(max_length=255, blank=True, default="")
     last_sync_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

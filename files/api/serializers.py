@@ -35,6 +35,7 @@ class EntityFileSerializer(FastModelSerializer):
             "paperless_task_uuid",
             "papra_document_id",
             "papra_organization_id",
+            "remote_title",
             "last_sync_at",
             "uploaded_by_id",
             "uploaded_at",

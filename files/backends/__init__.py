@@ -161,6 +161,11 @@ class DocumentBackendClient(Protocol):
 
     def exists(self, document_id: str) -> bool: ...
 
+    def title_of(self, document_id: str) -> str | None:
+        """The document's current title, None when it is gone from the back-end; other
+        failures raise, so an unreachable server never reads as "deleted"."""
+        ...
+
     def confirm(self, document_id: str, *, size: int, md5: str, sha256: str) -> bool:
         """Whether the remote document is the file we sent, checked with what the API
         exposes (a checksum, else the size). Decides whether the local copy may go."""

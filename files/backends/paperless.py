@@ -202,11 +202,16 @@ class PaperlessClient:
         }
 
     def exists(self, document_id: str) -> bool:
+        return self.title_of(document_id) is not None
+
+    def title_of(self, document_id: str) -> str | None:
         try:
-            self._json(f"/api/documents/{_document_path(document_id)}/", what="document details")
+            document = self._json(
+                f"/api/documents/{_document_path(document_id)}/", what="document details"
+            )
         except BackendDocumentNotFound:
-            return False
-        return True
+            return None
+        return str(document.get("title") or "")
 
     def confirm(self, document_id: str, *, size: int, md5: str, sha256: str) -> bool:
         metadata = self._metadata(document_id)

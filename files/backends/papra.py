@@ -237,12 +237,15 @@ class PapraClient:
         return normalized(document)
 
     def exists(self, document_id: str) -> bool:
-        """False when the document was deleted in Papra (its trash counts as deleted);
-        other failures raise, so an unreachable server never reads as "missing"."""
+        """False when the document was deleted in Papra (its trash counts as deleted)."""
+        return self.title_of(document_id) is not None
+
+    def title_of(self, document_id: str) -> str | None:
         try:
-            return not self.document(document_id).get("isDeleted")
+            document = self.document(document_id)
         except BackendDocumentNotFound:
-            return False
+            return None
+        return None if document.get("isDeleted") else str(document.get("name") or "")
 
     def open(self, document_id: str) -> RemoteContent:
         """The bytes, streamed; the connection is freed when the iterator ends or closes."""

@@ -56,6 +56,7 @@ def link_document(
             entity_type=entity.name,
             entity_id=entity_id,
             file_name=clean_file_name(meta.get("name") or document_id),
+            remote_title=str(meta.get("name") or "")[:255],
             stored_name=remote_stored_name(NAME, document_id),
             file_size=meta.get("size") or 0,
             file_type=(meta.get("mime") or "application/octet-stream")[:100],
@@ -108,7 +109,7 @@ def sync_user_files(*, user, client: PapraClient | None = None) -> dict[str, boo
             continue
         present.append(entity_file.pk)
         name = clean_file_name(document.get("name") or "") if document.get("name") else ""
-        if name and name != entity_file.file_name:
+        if name and (name != entity_file.file_name or name != entity_file.remote_title):
             renamed[entity_file.pk] = name
     now = timezone.now()
     rows = EntityFile.objects.filter
@@ -124,5 +125,5 @@ def sync_user_files(*, user, client: PapraClient | None = None) -> dict[str, boo
             )
             rows(pk__in=present).update(last_sync_at=now)
         for pk, name in renamed.items():
-            rows(pk=pk).update(file_name=name, updated_at=now)
+            rows(pk=pk).update(file_name=name, remote_title=name[:255], updated_at=now)
     return answer

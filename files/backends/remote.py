@@ -164,13 +164,16 @@ def send(entity_file: EntityFile, client: DocumentBackendClient | None = None) -
     """Send the local bytes to the back-end once (a task id or a document id is kept)."""
     client = client or client_of_file(entity_file)
     reader = _ChunkReader(storage.stream(entity_file.stored_name))
+    title = entity_file.description[:128] or entity_file.file_name.rsplit(".", 1)[0]
     result = client.upload(
         reader,
         file_name=entity_file.file_name,
         content_type=entity_file.file_type or "application/octet-stream",
-        title=entity_file.description[:128] or entity_file.file_name.rsplit(".", 1)[0],
+        title=title,
     )
-    changes = {"sync_status": SyncStatus.PROCESSING}
+    # Papra names the document after the file; Paperless takes our title.
+    sent_title = entity_file.file_name if client.name == "papra" else title
+    changes = {"sync_status": SyncStatus.PROCESSING, "remote_title": sent_title[:255]}
     task_field = TASK_ID_FIELDS.get(entity_file.storage_backend)
     if result.task_id and task_field:
         changes[task_field] = result.task_id
@@ -289,13 +292,15 @@ def link_document(
 
     client = backend_for(backend, user)
     document = client.describe(document_id)
-    file_name = document.get("original_file_name") or document.get("title") or document_id
+    title = str(document.get("title") or "")
+    file_name = document.get("original_file_name") or title or document_id
     with transaction.atomic():
         entity_file = EntityFile.objects.create(
             patient_id=patient_id,
             entity_type=entity_name,
             entity_id=entity_id,
             file_name=file_name[:255],
+            remote_title=title[:255],
             stored_name=remote_stored_name(backend, document.get("id") or document_id),
             file_size=int(document.get("size") or 0),
             file_type=(document.get("content_type") or "application/octet-stream")[:100],
@@ -325,33 +330,41 @@ def files_to_sync(user, backend: str):
 
 def sync(user, backend: str) -> dict[str, bool]:
     """{file_id: whether its document still exists}; a gone document marks the row missing
-    (never deleted), one that came back is synced again. A failing back-end raises before
-    anything is marked: only the back-end's own 404 means "missing"."""
+    (never deleted), one that came back is synced again, and a title changed on the back-end
+    is kept in remote_title. A failing back-end raises before anything is marked: only the
+    back-end's own 404 means "missing"."""
     files = list(
         files_to_sync(user, backend).only(
-            "pk", "sync_status", "storage_backend", DOCUMENT_ID_FIELDS[backend]
+            "pk", "sync_status", "storage_backend", "remote_title", DOCUMENT_ID_FIELDS[backend]
         )
     )
     if not files:
         return {}  # nothing to check: no need for the back-end to be set up at all
     client = backend_for(backend, user)
     answer: dict[str, bool] = {}
-    gone, back, present = [], [], []
+    gone, back, present, retitled = [], [], [], []
     for entity_file in files:
-        found = client.exists(document_id_of(entity_file))
-        answer[str(entity_file.pk)] = found
-        if not found:
+        title = client.title_of(document_id_of(entity_file))
+        answer[str(entity_file.pk)] = title is not None
+        if title is None:
             gone.append(entity_file.pk)
-        elif entity_file.sync_status == SyncStatus.MISSING:
+            continue
+        if entity_file.sync_status == SyncStatus.MISSING:
             back.append(entity_file.pk)
         else:
             present.append(entity_file.pk)
-    # Three statements whatever the number of files.
+        if title[:255] != entity_file.remote_title:
+            entity_file.remote_title = title[:255]
+            retitled.append(entity_file)
+    # Four statements whatever the number of files.
     now = timezone.now()
     rows = EntityFile.objects
-    rows.filter(pk__in=gone).update(sync_status=SyncStatus.MISSING, last_sync_at=now)
-    rows.filter(pk__in=back).update(sync_status=SyncStatus.SYNCED, last_sync_at=now)
-    rows.filter(pk__in=present).update(last_sync_at=now)
+    with transaction.atomic():
+        rows.filter(pk__in=gone).update(sync_status=SyncStatus.MISSING, last_sync_at=now)
+        rows.filter(pk__in=back).update(sync_status=SyncStatus.SYNCED, last_sync_at=now)
+        rows.filter(pk__in=present).update(last_sync_at=now)
+        if retitled:
+            rows.bulk_update(retitled, ["remote_title"], batch_size=500)
     return answer
 
 

@@ -242,6 +242,24 @@ def test_sync_marks_deleted_documents_missing_and_keeps_the_row(alice_api, serve
     assert EntityFile.objects.get(pk=gone).sync_status == SyncStatus.SYNCED
 
 
+def test_sync_follows_a_title_changed_in_paperless(alice_api, server, medication):
+    linked = link(alice_api, medication, "1").json()
+    before = server.state.documents[1]["title"]
+    assert linked["remote_title"] == before
+    assert linked["file_name"] == server.state.documents[1]["original_file_name"]
+    server.state.documents[1]["title"] = "Lipid panel, March (renamed)"
+    assert alice_api.post("/api/v1/paperless/sync").json() == {str(linked["id"]): True}
+    listing = alice_api.get(f"/api/v1/entity-files/medication/{medication.pk}/files").json()
+    (answer,) = [f for f in listing if f["id"] == linked["id"]]
+    assert answer["remote_title"] == "Lipid panel, March (renamed)"
+    # The name the file came with stays: it is what a download is offered as.
+    assert answer["file_name"] == linked["file_name"]
+    # Unchanged titles write nothing: a second sync leaves updated_at alone.
+    stamp = EntityFile.objects.get(pk=linked["id"]).updated_at
+    alice_api.post("/api/v1/paperless/sync")
+    assert EntityFile.objects.get(pk=linked["id"]).updated_at == stamp
+
+
 def test_sync_without_paperless_files_needs_no_settings(client_for, mallory, anon):
     assert client_for(mallory).post("/api/v1/entity-files/sync/paperless").json() == {}
     assert anon.post("/api/v1/entity-files/sync/paperless").status_code == 401

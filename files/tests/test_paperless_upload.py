@@ -50,6 +50,7 @@ def test_upload_lands_in_paperless_and_opens_through_our_view(
     assert document["title"] == "Blood test"
     entity_file = EntityFile.objects.get(pk=body["id"])
     assert entity_file.paperless_document_id == str(document["id"])
+    assert entity_file.remote_title == document["title"]
     assert entity_file.sync_status == SyncStatus.SYNCED
     assert remote.is_remote(entity_file)
     assert not any(name.startswith("medication/") for name in storage.all_names())

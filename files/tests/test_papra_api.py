@@ -260,6 +260,7 @@ def test_sync_marks_documents_deleted_in_papra_missing(alice_api, medication, pa
     rows = {row.papra_document_id: row for row in EntityFile.objects.all()}
     assert rows[kept.id].sync_status == "synced"
     assert rows[kept.id].file_name == "renamed in Papra.pdf"
+    assert rows[kept.id].remote_title == "renamed in Papra.pdf"
     assert rows[trashed.id].sync_status == "missing"
     assert rows[removed.id].sync_status == "missing"
     assert rows[removed.id].trashed_at is None  # marked, never deleted
