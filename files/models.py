@@ -74,6 +74,9 @@ class EntityFile(models.Model):
     # The document's title on its back-end as of the last sync: a rename there shows here
     # without touching file_name (the name the file had when it came to us).
     remote_title = models.CharField(max_length=255, blank=True, default="")
+    # Labels to give the document on its back-end when it is sent ({"tags": [names],
+    # "correspondent": name}); kept on the row so a retried send still applies them.
+    remote_labels = models.JSONField(blank=True, default=dict)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -376,7 +376,7 @@ class PaperlessUploadView(ApiView):
         """Sends one of our local files (`document_id` = its entity
         file id; EDIT on its record) to the caller's Paperless; the answer carries the task
         id to poll. The local copy goes once Paperless confirms the document. `tags` and
-        `correspondent` are accepted but not applied (Paperless takes ids, not names)."""
+        `correspondent` are names, given to the document (made in Paperless if missing)."""
         form = PaperlessUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         entity_file = file_in_reach(request.user, form.validated_data["document_id"], Level.EDIT)
@@ -385,6 +385,10 @@ class PaperlessUploadView(ApiView):
                 f"This file is already kept in {remote.backend_label(entity_file.storage_backend)}."
             )
         remote.check_target(NAME, request.user)
+        labels = {
+            "tags": [t.strip() for t in form.validated_data.get("tags", []) if t.strip()],
+            "correspondent": form.validated_data.get("correspondent", "").strip(),
+        }
         services.update_metadata(
             user=request.user,
             entity_file=entity_file,
@@ -392,6 +396,7 @@ class PaperlessUploadView(ApiView):
                 "storage_backend": StorageBackend.PAPERLESS,
                 "sync_status": SyncStatus.PENDING,
                 "uploaded_by": request.user,
+                "remote_labels": labels,
             },
             ip=client_ip(request),
         )

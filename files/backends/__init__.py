@@ -145,7 +145,19 @@ class DocumentBackendClient(Protocol):
         """Check URL and token: {"version": str | None, "authenticated": True, ...}."""
         ...
 
-    def upload(self, fileobj, *, file_name: str, content_type: str, title: str) -> RemoteUpload: ...
+    def upload(
+        self,
+        fileobj,
+        *,
+        file_name: str,
+        content_type: str,
+        title: str,
+        tags: list[str] = (),
+        correspondent: str = "",
+    ) -> RemoteUpload:
+        """Send the bytes; `tags` and `correspondent` are names, applied where the back-end
+        has them (Paperless; Papra ignores them)."""
+        ...
 
     def task_status(self, task_id: str) -> dict[str, Any]:
         """Paperless only: {"status": PENDING|STARTED|SUCCESS|FAILURE, "document_id": str |

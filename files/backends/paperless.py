@@ -133,12 +133,28 @@ class PaperlessClient:
         self._json("/api/documents/", what="document list", params={"page_size": 1})
         return {"version": version, "api_version": api_version, "authenticated": True}
 
-    def upload(self, fileobj, *, file_name: str, content_type: str, title: str) -> RemoteUpload:
+    def upload(
+        self,
+        fileobj,
+        *,
+        file_name: str,
+        content_type: str,
+        title: str,
+        tags: list[str] = (),
+        correspondent: str = "",
+    ) -> RemoteUpload:
+        # Paperless takes ids: names are looked up, and made when missing, before the upload.
+        form: dict[str, Any] = {"title": title} if title else {}
+        if tags:
+            unique = {name.lower(): name for name in reversed(tags)}  # first spelling wins
+            form["tags"] = sorted({self._label_id("tags", name) for name in unique.values()})
+        if correspondent:
+            form["correspondent"] = self._label_id("correspondents", correspondent)
         with translate_errors(NAME):
             response = self.session.post(
                 f"{self.base_url}/api/documents/post_document/",
                 files={"document": (file_name, fileobj, content_type)},
-                data={"title": title} if title else {},
+                data=form,
                 timeout=request_timeout(),
                 allow_redirects=False,
             )
@@ -154,6 +170,29 @@ class PaperlessClient:
                 "Paperless-ngx accepted the upload but answered no task id.", backend=NAME
             )
         return RemoteUpload(task_id=task_id)
+
+    def _label_id(self, kind: str, name: str) -> int:
+        """The id of the tag or correspondent called `name` (any case), made if missing."""
+        what = f"{kind} lookup"
+        found = self._json(f"/api/{kind}/", what=what, params={"name__iexact": name})
+        results = found.get("results") if isinstance(found, dict) else found
+        for label in results or []:
+            if isinstance(label, dict) and str(label.get("name", "")).lower() == name.lower():
+                return int(label["id"])
+        with translate_errors(NAME):
+            response = self.session.post(
+                f"{self.base_url}/api/{kind}/",
+                json={"name": name},
+                timeout=request_timeout(),
+                allow_redirects=False,
+            )
+        raise_for_status(response, NAME, what=f"creating one of its {kind}")
+        try:
+            return int(response.json()["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackendUnavailable(
+                f"Paperless-ngx answered no id for a new entry in {kind}.", backend=NAME
+            ) from exc
 
     def task_status(self, task_id: str) -> dict[str, Any]:
         tasks = self._json("/api/tasks/", what="task status", params={"task_id": task_id})

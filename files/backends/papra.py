@@ -190,10 +190,18 @@ class PapraClient:
         }
 
     def upload(
-        self, fileobj, *, file_name: str, content_type: str, title: str = ""
+        self,
+        fileobj,
+        *,
+        file_name: str,
+        content_type: str,
+        title: str = "",
+        tags: list[str] = (),
+        correspondent: str = "",
     ) -> RemoteUpload:
         """Sends the file (streamed from `fileobj`); Papra stores it at once, so the answer
-        carries the document id. Papra takes no title: the document is named after the file."""
+        carries the document id. Papra takes no title (the document is named after the file);
+        tags and correspondent are not applied."""
         path = f"/api/organizations/{self._organization()}/documents"
         boundary = f"medikeep-{secrets.token_hex(16)}"
         with translate_errors(NAME):

@@ -170,6 +170,8 @@ def send(entity_file: EntityFile, client: DocumentBackendClient | None = None) -
         file_name=entity_file.file_name,
         content_type=entity_file.file_type or "application/octet-stream",
         title=title,
+        tags=list((entity_file.remote_labels or {}).get("tags") or []),
+        correspondent=(entity_file.remote_labels or {}).get("correspondent") or "",
     )
     # Papra names the document after the file; Paperless takes our title.
     sent_title = entity_file.file_name if client.name == "papra" else title

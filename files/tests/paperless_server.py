@@ -7,7 +7,9 @@ makes, with Paperless-ngx's documented shapes, over a real socket.
   (multipart `document`, `title`; answers the task UUID as a JSON string), `GET /api/tasks/
   ?task_id=`, `GET /api/documents/` (query, page, page_size, id__in), `GET /api/documents/{id}/`,
   `.../metadata/` (original_checksum = MD5, original_size, original_mime_type),
-  `.../download/`, and `GET /api/{correspondents,document_types,tags}/?id__in=`.
+  `.../download/`, `GET /api/{correspondents,document_types,tags}/?id__in=|name__iexact=` and
+  `POST /api/{correspondents,tags}/ {name}`; post_document takes `tags` (repeated) and
+  `correspondent` ids.
 
 The consumer "runs" when a task is polled: after `polls_before_done` polls the task ends in
 SUCCESS (a new document) or FAILURE (a duplicate of a document with the same MD5, as
@@ -97,9 +99,9 @@ class PaperlessState:
             "title": task["_title"],
             "original_file_name": task["task_file_name"],
             "created": "2026-12-05T02:00:00+00:00",
-            "correspondent": None,
+            "correspondent": task["_correspondent"],
             "document_type": None,
-            "tags": [],
+            "tags": task["_tags"],
             "content": "",
             "_bytes": content,
             "_mime": task["_mime"],
@@ -219,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
             }[parts[1]]
             wanted = {int(i) for i in query.get("id__in", "").split(",") if i.isdigit()}
             results = [{"id": i, "name": n} for i, n in names.items() if not wanted or i in wanted]
+            if "name__iexact" in query:
+                results = [r for r in results if r["name"].lower() == query["name__iexact"].lower()]
             return self._send(
                 200, {"count": len(results), "next": None, "previous": None, "results": results}
             )
@@ -257,12 +261,14 @@ class _Handler(BaseHTTPRequestHandler):
         if begun is None:
             return
         path, _ = begun
+        if path in ("/api/tags/", "/api/correspondents/"):
+            return self._new_label(path.split("/")[2], body)
         if path != "/api/documents/post_document/":
             return self._send(404, {"detail": "Not found."})
         message = BytesParser(policy=HTTP).parsebytes(
             f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
         )
-        fields, document = {}, None
+        fields, tags, document = {}, [], None
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name == "document":
@@ -271,6 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
                     part.get_content_type(),
                     part.get_payload(decode=True),
                 )
+            elif name == "tags":
+                tags.append(int(part.get_payload(decode=True).decode()))
             else:
                 fields[name] = part.get_payload(decode=True).decode()
         if document is None:
@@ -291,9 +299,23 @@ class _Handler(BaseHTTPRequestHandler):
                 "_bytes": document[2],
                 "_mime": document[1],
                 "_title": fields.get("title") or document[0],
+                "_tags": tags,
+                "_correspondent": int(fields["correspondent"])
+                if "correspondent" in fields
+                else None,
                 "_polls": 0,
             }
         self._send(200, task_id)
+
+    def _new_label(self, kind: str, body: bytes):
+        name = json.loads(body or b"{}").get("name", "")
+        labels = self.state.tags if kind == "tags" else self.state.correspondents
+        with self.state.lock:
+            if not name or any(n.lower() == name.lower() for n in labels.values()):
+                return self._send(400, {"name": ["A label with this name already exists."]})
+            label_id = max(labels, default=0) + 1
+            labels[label_id] = name
+        self._send(201, {"id": label_id, "name": name})
 
 
 def _public(document: dict) -> dict:

@@ -414,7 +414,11 @@ def test_contract_upload_sends_a_local_file(
     with django_capture_on_commit_callbacks(execute=True):
         response = alice_api.post(
             "/api/v1/paperless/upload",
-            {"document_id": local["id"], "tags": ["medical"], "correspondent": "City Lab"},
+            {
+                "document_id": local["id"],
+                "tags": ["Medical", "cardiology", "medical"],
+                "correspondent": "Heart Clinic",
+            },
             format="json",
         )
     assert response.status_code == 200
@@ -424,9 +428,42 @@ def test_contract_upload_sends_a_local_file(
     assert entity_file.sync_status == SyncStatus.SYNCED
     document = server.state.documents[int(entity_file.paperless_document_id)]
     assert document["_bytes"] == PDF + b"% local\n"
+    # Names become Paperless ids: an existing tag matched in any case, missing ones made.
+    state = server.state
+    assert sorted(state.tags[t] for t in document["tags"]) == ["cardiology", "medical"]
+    assert state.correspondents[document["correspondent"]] == "Heart Clinic"
+    assert len(state.tags) == 3 and len(state.correspondents) == 2
     # Once in Paperless it cannot be sent again.
     again = alice_api.post("/api/v1/paperless/upload", {"document_id": local["id"]}, format="json")
     assert again.status_code == 409
+
+
+def test_contract_upload_labels_survive_a_send_that_fails_first(
+    alice_api, server, medication, django_capture_on_commit_callbacks
+):
+    local = alice_api.post(
+        f"/api/v1/entity-files/medication/{medication.pk}/files",
+        {"file": upload_of("later.pdf", PDF + b"% later\n")},
+        format="multipart",
+    ).json()
+    server.state.fail_with = 503  # the first send (in the request) fails; the row keeps labels
+    response = alice_api.post(
+        "/api/v1/paperless/upload",
+        {"document_id": local["id"], "tags": ["lab-results"], "correspondent": "City Lab"},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert EntityFile.objects.get(pk=local["id"]).remote_labels == {
+        "tags": ["lab-results"],
+        "correspondent": "City Lab",
+    }
+    server.state.fail_with = None
+    assert remote.advance(local["id"]) in (remote.DONE, remote.WAIT)
+    while remote.advance(local["id"]) == remote.WAIT:
+        pass
+    entity_file = EntityFile.objects.get(pk=local["id"])
+    document = server.state.documents[int(entity_file.paperless_document_id)]
+    assert document["tags"] == [2] and document["correspondent"] == 1
 
 
 def test_contract_upload_refusals(anon, client_for, bob, mallory, alice_api, server, medication):
