@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "notifications",
     "files",
     "adminops",
+    "interop",
 ]
 
 MIDDLEWARE = [

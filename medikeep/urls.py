@@ -22,6 +22,7 @@ api_v1 = [
     path("", include("sharing.api.urls")),
     path("", include("files.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("interop.api.urls")),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
     # Both pages load only this site's files (drf-spectacular-sidecar, no web fonts), and
     # Swagger UI's start-up script is a file of its own (docs?script), not an inline one, so
