@@ -1,0 +1,186 @@
+"""The whole-account archive in-process: round trip, secrets, refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+
+from files.models import EntityFile
+from interop.archive.export import archive_file
+from interop.archive.importer import (
+    ArchiveAlreadyImported,
+    InvalidArchive,
+    import_archive,
+    open_archive,
+)
+from interop.models import ExternalIdentifier, ServerIdentity
+from interop.tests.archive_helpers import (
+    BOT_TOKEN,
+    PAPERLESS_TOKEN,
+    build_account,
+    members,
+    snapshot,
+)
+from patients.models import Patient
+
+
+@pytest.fixture(autouse=True)
+def _photos_in_tmp(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+
+
+def export_bytes(user) -> bytes:
+    spool, size, _ = archive_file(user)
+    with spool:
+        data = spool.read()
+    assert len(data) == size
+    return data
+
+
+def run_import(data: bytes, **kwargs):
+    return import_archive(open_archive(io.BytesIO(data)), **kwargs)
+
+
+@pytest.mark.django_db
+def test_round_trip_into_a_new_account(alice):
+    build_account(alice)
+    before = snapshot(alice)
+    data = export_bytes(alice)
+
+    result = run_import(data, username="alice2", email="alice2@example.org")
+
+    assert result["created_account"] is True
+    from django.contrib.auth import get_user_model
+
+    copy = get_user_model().objects.get(username="alice2")
+    assert not copy.has_usable_password()
+    after = snapshot(copy)
+    assert set(after) == set(before)
+    for label in before:
+        for old, new in zip(before[label], after[label], strict=True):
+            assert new == old, (
+                label,
+                {k: (v, new.get(k)) for k, v in old.items() if new.get(k) != v},
+            )
+        assert before[label] or label in {"notifications.notificationpreference"}, label
+    # Every record kind took part.
+    assert all(
+        len(before[t]) >= 2
+        for t in before
+        if t.startswith("records.") and t not in {"records.usertag"}
+    ), {k: len(v) for k, v in before.items()}
+    # The imported channel is off and has none of the secret settings.
+    channel = copy.notification_channels.get()
+    assert channel.is_enabled is False
+    assert result["channels_needing_settings"] == ["Telegram"]
+    # Old ids kept for a later FHIR import.
+    system = ServerIdentity.system()
+    old = alice.owned_patients.order_by("pk").first()
+    kept = ExternalIdentifier.objects.get(record_type="patient", value=f"patient/{old.pk}")
+    assert kept.system == system and Patient.objects.get(pk=kept.record_id).owner == copy
+    # File bytes came along.
+    new_file = EntityFile.objects.filter(patient__owner=copy).first()
+    from files import storage
+
+    assert b"".join(storage.stream(new_file.stored_name)).startswith(b"%PDF")
+
+
+@pytest.mark.django_db
+def test_no_secret_leaves_the_server(alice):
+    build_account(alice, patients=1)
+    data = export_bytes(alice)
+    contents = members(data)
+    everything = b"".join(contents.values())
+    assert BOT_TOKEN.encode() not in everything
+    assert BOT_TOKEN.split(":")[1].encode() not in everything
+    assert PAPERLESS_TOKEN.encode() not in everything
+    assert b"987654321" not in everything  # the chat id: an identifier, left behind too
+    assert alice.preference.paperless_secrets.encode() not in everything
+    assert b"password" not in contents["data/accounts.user.json"]
+    manifest = json.loads(contents["manifest.json"])
+    assert manifest["format"] == "medikeep-account-archive"
+    assert manifest["version"] == 1
+    assert manifest["source"]["system"] == ServerIdentity.system()
+    assert set(manifest["members"]) == set(contents) - {"manifest.json"}
+
+
+@pytest.mark.django_db
+def test_importing_twice_is_refused(alice, make_user):
+    build_account(alice, patients=1)
+    data = export_bytes(alice)
+    run_import(data, username="second", email="second@example.org")
+    rows = Patient.objects.count()
+    with pytest.raises(ArchiveAlreadyImported):
+        run_import(data, username="second", email="second@example.org")
+    assert Patient.objects.count() == rows
+    # The account it came from, whose patients are still here, refuses it too.
+    with pytest.raises(ArchiveAlreadyImported):
+        run_import(data, user=alice)
+
+
+def _rezip(data: bytes, change) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            content = change(info.filename, src.read(info.filename))
+            if content is not None:
+                dst.writestr(info.filename, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda name, b: b.replace(b"Clinic", b"Clinix") if "reference" in name else b, "checksum"),
+        (lambda name, b: b + b"x" if name.startswith("files/") else b, "size"),
+        (lambda name, b: None if name.startswith("files/") else b, "missing"),
+        (lambda name, b: None if name == "manifest.json" else b, "manifest"),
+    ],
+    ids=["tampered", "grown", "missing-member", "no-manifest"],
+)
+@pytest.mark.django_db
+def test_a_damaged_archive_is_refused_and_nothing_is_written(alice, change, message):
+    build_account(alice, patients=1)
+    data = _rezip(export_bytes(alice), change)
+    counts = (Patient.objects.count(), EntityFile.objects.count())
+    with pytest.raises(InvalidArchive, match=message):
+        run_import(data, username="mallet", email="m@example.org")
+    assert (Patient.objects.count(), EntityFile.objects.count()) == counts
+    from django.contrib.auth import get_user_model
+
+    assert not get_user_model().objects.filter(username="mallet").exists()
+
+
+@pytest.mark.django_db
+def test_not_a_zip():
+    with pytest.raises(InvalidArchive, match="zip"):
+        open_archive(io.BytesIO(b"hello"))
+
+
+@pytest.mark.django_db
+def test_a_failure_midway_leaves_no_rows_and_no_bytes(alice, monkeypatch):
+    build_account(alice, patients=1)
+    data = export_bytes(alice)
+    from files import storage
+    from interop.archive import importer
+
+    before = set(storage.all_names())
+    patients = Patient.objects.count()
+
+    def fail(self, table, row, values):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(importer._Run, "_row_notifications_notificationpreference", fail)
+    with pytest.raises(RuntimeError):
+        run_import(data, username="halfway", email="h@example.org")
+    assert set(storage.all_names()) == before
+    assert Patient.objects.count() == patients
