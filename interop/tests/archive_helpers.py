@@ -38,8 +38,9 @@ def build_account(user, *, patients: int = 2):
     """`user` with patients holding a record of every kind, every link family, a dose, tags,
     a file, a photo, a secret-bearing channel with a preference and secret preferences."""
     made = []
+    has_self = user.owned_patients.filter(is_self_record=True).exists()
     for number in range(patients):
-        patient = PatientFactory(owner=user, is_self_record=number == 0)
+        patient = PatientFactory(owner=user, is_self_record=number == 0 and not has_self)
         made.append(patient)
         records = {}
         for model in sorted(record_models(), key=t.label_of):
