@@ -8,15 +8,29 @@ nothing outside the maps names a record type.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from django.db import models
+from django.utils.dateparse import parse_date, parse_datetime
 
 # Marks what our exports are, so an import of our own bundle picks the right map at once
 # (resource types such as Observation and Condition carry several of our kinds).
 KIND_TAG_SYSTEM = "urn:medikeep:record-kind"
+# A record's own tags travel as meta.tag codings of this system (the importer reads them back).
+RECORD_TAG_SYSTEM = "urn:medikeep:tag"
+# Identifier system under which a resource without identifiers is remembered by its fullUrl.
+FULL_URL_SYSTEM = "urn:medikeep:fullUrl"
+# Codings of our own value sets (categories and types that have no FHIR code system).
+CODE_SYSTEM = "urn:medikeep:code"
+
+
+def extension_url(kind: str, name: str) -> str:
+    """The url of the extension that carries our field `name` of `kind`."""
+    return f"urn:medikeep:{kind}:{name}"
 
 
 @dataclass
@@ -73,6 +87,17 @@ class CannotImport(Exception):
     """This resource cannot become a record here; the message says why (a skip reason)."""
 
 
+@dataclass
+class ImportContext:
+    """What the importer tells a map's hooks: whose data, who imports, and whether it is a
+    dry run (the whole import is then rolled back; hooks must not write outside the database,
+    for example to file storage, when `dry_run` is set)."""
+
+    patient: Any
+    user: Any
+    dry_run: bool = False
+
+
 class ResourceMap:
     """One record kind ↔ one FHIR resource type. Subclasses set the class attributes and
     write the two conversions."""
@@ -85,9 +110,26 @@ class ResourceMap:
     # exported on their own.
     nested_in: str | None = None
 
+    # Model fields that have no FHIR element: written as extensions with the url
+    # urn:medikeep:<kind>:<field> by base() and read back by read_extras().
+    extras: tuple[str, ...] = ()
+
     def queryset(self, queryset: models.QuerySet) -> models.QuerySet:
         """select_related / prefetch_related for what to_resource reads (no query per row)."""
         return queryset
+
+    def records(self, patient, user) -> models.QuerySet:
+        """The rows of `patient` that `user` may see and the export includes (before
+        queryset()). Maps of models that are not PatientOwnedModel override it."""
+        return self.model.objects.for_patient(patient.pk).visible_to(user)
+
+    def before_save(self, instance, parsed: Parsed, ictx: ImportContext) -> None:
+        """Called by the importer just before full_clean() and save() of `instance` (fields
+        and resolved references set): a place to create what the row points at."""
+
+    def save(self, instance, parsed: Parsed, ictx: ImportContext) -> None:
+        """Writes a validated row. Maps whose rows are made by a service override it."""
+        instance.save()
 
     def to_resource(self, record, ctx: ExportContext) -> dict[str, Any]:
         raise NotImplementedError
@@ -110,15 +152,210 @@ class ResourceMap:
     # --- helpers for subclasses ---
 
     def base(self, record, ctx: ExportContext, **elements) -> dict[str, Any]:
-        """The common frame: resourceType, id, meta tag, identifiers, then the elements."""
+        """The common frame: resourceType, id, meta tag, identifiers, then the elements.
+
+        Also adds the record's tags (meta.tag, RECORD_TAG_SYSTEM) and the `extras` as
+        extensions after any extension the map passes itself."""
         identifiers = [
             ctx.identifier(self.kind, record.pk),
             *ctx.kept.get((self.kind, record.pk), []),
         ]
+        tags = [{"system": KIND_TAG_SYSTEM, "code": self.kind}]
+        tags += [{"system": RECORD_TAG_SYSTEM, "code": tag} for tag in getattr(record, "tags", ())]
+        extensions = [*(elements.pop("extension", None) or []), *self.extras_out(record)]
+        elements["extension"] = [item for item in extensions if item]
         return {
             "resourceType": self.resource_type,
             "id": ctx.resource_id(self.kind, record.pk),
-            "meta": {"tag": [{"system": KIND_TAG_SYSTEM, "code": self.kind}]},
+            "meta": {"tag": tags},
             "identifier": identifiers,
             **{key: value for key, value in elements.items() if value not in (None, [], {}, "")},
         }
+
+    def ext(self, name: str, value, value_type: str = "valueString") -> dict | None:
+        """One extension of ours, or None for an empty value."""
+        if value in (None, "", [], {}):
+            return None
+        return {"url": extension_url(self.kind, name), value_type: value}
+
+    def ext_value(self, resource: dict, name: str):
+        """The value of our extension `name` in `resource` (whatever its value[x]), or None."""
+        url = extension_url(self.kind, name)
+        for item in resource.get("extension") or ():
+            if isinstance(item, dict) and item.get("url") == url:
+                for key, value in item.items():
+                    if key.startswith("value"):
+                        return value
+        return None
+
+    def coded_out(self, name: str, value: str, table: dict[str, str]) -> tuple[str, dict | None]:
+        """Our `value` as the FHIR code `table` gives it, plus an extension keeping ours when
+        the code does not lead back to it (several of ours share one FHIR code)."""
+        code = table.get(value, "")
+        back = next((ours for ours, theirs in table.items() if theirs == code), None)
+        return code, (None if back == value else self.ext(name, value))
+
+    def coded_in(self, resource: dict, name: str, code, table: dict[str, str], choices, default):
+        """The inverse of coded_out: our extension when valid, else the first of ours that
+        maps to `code`, else `default`."""
+        kept = choice(self.ext_value(resource, name), choices)
+        if kept:
+            return kept
+        for ours, theirs in table.items():
+            if theirs == code:
+                return ours
+        return choice(code, choices, default)
+
+    def extras_out(self, record) -> list[dict]:
+        out = []
+        for name in self.extras:
+            model_field = self.model._meta.get_field(name)
+            value = getattr(record, model_field.attname)
+            if isinstance(model_field, models.BooleanField):
+                out.append({"url": extension_url(self.kind, name), "valueBoolean": bool(value)})
+                continue
+            if value in (None, "", [], {}):
+                continue
+            if isinstance(model_field, models.JSONField):
+                item = {"valueString": json.dumps(value, sort_keys=True, ensure_ascii=False)}
+            elif isinstance(model_field, models.DateTimeField):
+                item = {"valueDateTime": value.isoformat()}
+            elif isinstance(model_field, models.DateField):
+                item = {"valueDate": value.isoformat()}
+            elif isinstance(model_field, models.IntegerField):
+                item = {"valueInteger": value}
+            elif isinstance(model_field, models.FloatField | models.DecimalField):
+                item = {"valueDecimal": value}
+            else:
+                item = {"valueString": str(value)}
+            out.append({"url": extension_url(self.kind, name), **item})
+        return out
+
+    def read_extras(self, resource: dict) -> dict[str, Any]:
+        """Every field of `extras` from its extension; an absent one gets the field's empty
+        value, so an update clears what the resource no longer carries."""
+        values = {}
+        for name in self.extras:
+            model_field = self.model._meta.get_field(name)
+            raw = self.ext_value(resource, name)
+            if raw is None:
+                if isinstance(model_field, models.BooleanField):
+                    values[name] = model_field.default if model_field.has_default() else False
+                elif model_field.null:
+                    values[name] = None
+                elif model_field.has_default():
+                    values[name] = model_field.get_default()
+                else:
+                    values[name] = ""
+                continue
+            if isinstance(model_field, models.JSONField):
+                try:
+                    values[name] = json.loads(raw) if isinstance(raw, str) else raw
+                except ValueError:
+                    values[name] = raw
+            elif isinstance(model_field, models.DateTimeField):
+                values[name] = parse_datetime(raw) if isinstance(raw, str) else None
+            elif isinstance(model_field, models.DateField):
+                values[name] = to_date(raw)
+            else:
+                values[name] = raw
+        return values
+
+
+# --- small helpers shared by the maps ---------------------------------------------------------
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if isinstance(value, date | datetime) else None
+
+
+def to_date(value) -> date | None:
+    """A FHIR date or dateTime ("2024", "2024-05", "2024-05-01", "2024-05-01T10:00:00Z") as a
+    date (partial dates become the first day); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if len(text) == 4 and text.isdigit():
+        text += "-01-01"
+    elif len(text) == 7:
+        text += "-01"
+    try:
+        parsed = parse_date(text[:10])
+    except ValueError:
+        return None
+    return parsed
+
+
+def concept(text: str = "", *codings: dict | None) -> dict | None:
+    """A CodeableConcept with our text and the codings that are given."""
+    codings = [c for c in codings if c and c.get("code")]
+    if not text and not codings:
+        return None
+    out: dict[str, Any] = {}
+    if codings:
+        out["coding"] = codings
+    if text:
+        out["text"] = text
+    return out
+
+
+def concept_text(value) -> str:
+    """What a CodeableConcept says in words: its text, else a coding's display, else a code."""
+    if not isinstance(value, dict):
+        return ""
+    if isinstance(value.get("text"), str) and value["text"].strip():
+        return value["text"].strip()
+    for coding in value.get("coding") or ():
+        if isinstance(coding, dict) and isinstance(coding.get("display"), str):
+            return coding["display"].strip()
+    for coding in value.get("coding") or ():
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+            return coding["code"].strip()
+    return ""
+
+
+def concept_code(value, system: str) -> str:
+    """The code of `value`'s coding in `system` ("" when none)."""
+    if not isinstance(value, dict):
+        return ""
+    for coding in value.get("coding") or ():
+        if isinstance(coding, dict) and coding.get("system") == system:
+            return str(coding.get("code") or "")
+    return ""
+
+
+def first(value) -> Any:
+    """The first item of a FHIR list element (or {} when empty/absent)."""
+    if isinstance(value, list) and value:
+        return value[0] if value[0] is not None else {}
+    return {}
+
+
+def notes_out(text: str) -> list[dict]:
+    return [{"text": text}] if text else []
+
+
+def notes_in(resource: dict) -> str:
+    return "\n\n".join(
+        n["text"] for n in resource.get("note") or () if isinstance(n, dict) and n.get("text")
+    )
+
+
+def reference_of(value) -> str | None:
+    """The reference string of a Reference element (None when it has none)."""
+    if isinstance(value, dict) and isinstance(value.get("reference"), str):
+        return value["reference"]
+    return None
+
+
+def choice(value, choices, default=""):
+    """`value` when it is one of `choices` (a TextChoices class), compared without case."""
+    if isinstance(value, str):
+        wanted = value.strip().lower()
+        for option in choices.values:
+            if option.lower() == wanted:
+                return option
+        for option, label in choices.choices:
+            if str(label).lower() == wanted:
+                return option
+    return default
