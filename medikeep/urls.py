@@ -6,6 +6,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
+from interop.emergency.page import emergency_page
 from medikeep.accounts.pages import password_reset_page
 from medikeep.api.exceptions import json_error_view
 from sharing.pages import portal_join_page
@@ -43,6 +44,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("health", include("adminops.api.root_urls")),
     path("portal/join", portal_join_page, name="portal-join"),
+    path("emergency/<str:token>", emergency_page, name="emergency-page"),
     path("password-reset", password_reset_page, name="password-reset"),
 ]
 
