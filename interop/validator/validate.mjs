@@ -284,12 +284,14 @@ function medplumIssues(core, resource) {
 function issuesFor(core, terminology, resource, targets) {
   const issues = [];
   const resolved = resolveReferences(resource, targets, resource.resourceType, issues);
-  const structural = medplumIssues(core, resolved);
+  const structural = medplumIssues(core, resolved).map((i) =>
+    i.expression?.length ? i : { ...i, expression: [resource.resourceType] }
+  );
   // A urn: reference left unresolved above is already reported; Medplum would add a second line
   // reading its "urn:uuid:…" as a resource type.
   issues.push(...structural.filter((i) => !/^Invalid reference: got "urn:/.test(i.details?.text ?? '')));
   // Bindings only on a resource Medplum could type (an unknown resourceType has no schema).
-  if (!structural.some((i) => i.code === 'invalid' && !i.expression)) {
+  if (core.tryGetDataType(resource.resourceType)) {
     try {
       issues.push(...bindingIssues(core, terminology, resolved));
     } catch (err) {
@@ -336,8 +338,18 @@ function validateFile(core, terminology, file) {
   // The Bundle as a whole (type, fullUrl uniqueness, document/message rules …); its entries'
   // own problems are reported per entry below, with paths starting at the resource.
   const inEntry = /^Bundle\.entry\[\d+\]\.resource[.[]/;
+  // Medplum stops at the first entry of a type it does not know: stand a placeholder in for it
+  // here (the entry itself is reported below).
+  const shell = {
+    ...data,
+    entry: entries.map((e) =>
+      e?.resource && typeof e.resource === 'object' && !core.tryGetDataType(e.resource.resourceType)
+        ? { ...e, resource: { resourceType: 'Basic', id: e.resource.id, code: { text: 'unknown' } } }
+        : e
+    ),
+  };
   resources += 1;
-  for (const issue of issuesFor(core, terminology, data, targets)) {
+  for (const issue of issuesFor(core, terminology, shell, targets)) {
     if ((issue.expression ?? []).some((e) => inEntry.test(e) || /^Bundle\.entry\[\d+\]\.resource$/.test(e))) {
       continue;
     }
