@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils import timezone
 
+from interop.emergency import links
 from interop.models import EmergencyLink, EmergencyLinkAccess, ExternalIdentifier, ServerIdentity
 
 
@@ -28,9 +31,14 @@ class EmergencyLinkAccessInline(admin.TabularInline):
     model = EmergencyLinkAccess
     extra = 0
     can_delete = False
-    readonly_fields = ["accessed_at", "ip_address", "user_agent", "format"]
+    fields = ["accessed_at", "format", "ip_address", "user_agent"]
+    readonly_fields = fields
+    ordering = ["-accessed_at", "-id"]
 
     def has_add_permission(self, request, obj=None):
+        return False  # the log is written by openings of the link only
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 
@@ -44,9 +52,44 @@ class EmergencyLinkAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
         "revoked_at",
+        "is_active",
+        "access_count",
     ]
-    list_filter = ["revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at", "created_at"]
+    search_fields = ["label", "patient__first_name", "patient__last_name", "created_by__username"]
+    date_hierarchy = "created_at"
     raw_id_fields = ["patient", "created_by"]
-    readonly_fields = ["token_hash", "created_at"]
+    fields = [
+        "patient",
+        "created_by",
+        "label",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "token_hash",
+    ]
+    readonly_fields = ["patient", "created_by", "token_hash", "created_at", "revoked_at"]
     list_select_related = ["patient", "created_by"]
     inlines = [EmergencyLinkAccessInline]
+    actions = ["revoke_links"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_access_count=Count("accesses"))
+
+    def has_add_permission(self, request):
+        # A link is only usable with the token shown once at creation through the API; one
+        # made here would have no token anybody knows.
+        return False
+
+    @admin.display(boolean=True, description="active")
+    def is_active(self, obj: EmergencyLink) -> bool:
+        return links.is_active(obj)
+
+    @admin.display(description="openings", ordering="_access_count")
+    def access_count(self, obj: EmergencyLink) -> int:
+        return obj._access_count
+
+    @admin.action(description="Revoke the selected emergency links")
+    def revoke_links(self, request, queryset):
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"{revoked} emergency link(s) revoked.", messages.SUCCESS)
