@@ -39,8 +39,9 @@ def build_account(user, *, patients: int = 2):
     a file, a photo, a secret-bearing channel with a preference and secret preferences."""
     made = []
     has_self = user.owned_patients.filter(is_self_record=True).exists()
-    for number in range(patients):
-        patient = PatientFactory(owner=user, is_self_record=number == 0 and not has_self)
+    offset = user.owned_patients.count()  # unique directory names when called again
+    for number in range(offset, offset + patients):
+        patient = PatientFactory(owner=user, is_self_record=number == offset and not has_self)
         made.append(patient)
         records = {}
         for model in sorted(record_models(), key=t.label_of):
@@ -88,6 +89,8 @@ def build_account(user, *, patients: int = 2):
         photo.file.save("photo.jpg", ContentFile(content), save=False)
         photo.file_size = len(content)
         photo.save()
+    if offset:
+        return made
     UserTag.objects.create(user=user, tag="heart", color="#aa0000")
     UserTag.objects.create(user=user, tag="daily")
     channel = NotificationChannel(user=user, name="Telegram", channel_type="telegram")

@@ -7,8 +7,11 @@ import json
 import zipfile
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from files.models import EntityFile
+from files.tests.paperless_server import paperless_server  # noqa: F401 - a fixture
 from interop.archive.export import archive_file
 from interop.archive.importer import (
     ArchiveAlreadyImported,
@@ -184,3 +187,54 @@ def test_a_failure_midway_leaves_no_rows_and_no_bytes(alice, monkeypatch):
         run_import(data, username="halfway", email="h@example.org")
     assert set(storage.all_names()) == before
     assert Patient.objects.count() == patients
+
+
+@pytest.mark.django_db
+def test_remote_files_are_fetched_or_listed_as_not_carried(
+    alice,
+    patient,
+    paperless_server,  # noqa: F811 - the fixture
+):
+    from files.backends.remote import link_document
+    from files.tests.helpers import PDF
+    from files.tests.paperless_server import configure_paperless
+    from records.tests.factories import MedicationFactory
+
+    configure_paperless(alice, paperless_server.url)
+    medication = MedicationFactory(patient=patient)
+    kept = paperless_server.state.add_document(PDF, title="Kept", file_name="kept.pdf")
+    gone = paperless_server.state.add_document(PDF + b"2", title="Gone", file_name="gone.pdf")
+    for document_id in (kept, gone):
+        link_document(
+            user=alice,
+            backend="paperless",
+            document_id=str(document_id),
+            entity_name="medication",
+            entity_id=medication.pk,
+            patient_id=patient.pk,
+        )
+    del paperless_server.state.documents[gone]
+
+    data = export_bytes(alice)
+    manifest = json.loads(members(data)["manifest.json"])
+    assert [item["name"] for item in manifest["not_carried"]] == ["gone.pdf"]
+    assert PAPERLESS_TOKEN.encode() not in b"".join(members(data).values())
+
+    result = run_import(data, username="moved", email="moved@example.org")
+    assert result["counts"]["files.entityfile"] == 1
+    assert result["not_carried"][0]["name"] == "gone.pdf"
+    moved = EntityFile.objects.get(patient__owner__username="moved")
+    from files import storage
+
+    assert moved.storage_backend == "local" and moved.paperless_document_id is None
+    assert b"".join(storage.stream(moved.stored_name)) == PDF
+
+
+@pytest.mark.django_db
+def test_export_queries_do_not_grow_with_rows(alice, django_assert_max_num_queries):
+    build_account(alice, patients=1)
+    with CaptureQueriesContext(connection) as one:
+        export_bytes(alice)
+    build_account(alice, patients=3)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        export_bytes(alice)
