@@ -7,7 +7,7 @@ import inspect
 from types import ModuleType
 
 from interop.fhir.maps import clinical, people
-from interop.fhir.maps.base import ResourceMap
+from interop.fhir.maps.base import KIND_TAG_SYSTEM, ResourceMap
 
 
 def _maps_in(module: ModuleType) -> list[ResourceMap]:
@@ -51,6 +51,9 @@ def map_for_resource(resource: dict) -> ResourceMap | None:
 
 # The design calls it maps_for.
 maps_for = map_for_resource
+
+
+__all__ = ["KIND_TAG_SYSTEM", "REGISTRY", "map_for_kind", "map_for_resource", "maps_for"]
 
 
 def resource_types() -> set[str]:
