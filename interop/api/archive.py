@@ -7,6 +7,7 @@ limit.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -21,6 +22,9 @@ from medikeep.api.parsers import SafeMultiPartParser
 from medikeep.api.views import ApiView
 
 TAGS = ["users"]
+# How much larger than the upload limit an uploaded archive may unpack to: files barely
+# compress, JSON does; a zip bomb does not get through.
+EXPANSION = 4
 
 
 class ArchiveImportResultSerializer(serializers.Serializer):
@@ -101,7 +105,7 @@ class AccountArchiveView(ApiView):
         uploads.prepare_request(request)
         upload = uploads.received_upload(request)
         with upload:
-            archive = open_archive(upload)
+            archive = open_archive(upload, max_expanded=EXPANSION * settings.FILES_MAX_UPLOAD_BYTES)
             try:
                 result = import_archive(archive, user=request.user)
             finally:

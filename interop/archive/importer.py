@@ -26,8 +26,9 @@ from collections import defaultdict
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files import File
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from rest_framework import status
 
 from files import storage
@@ -36,7 +37,7 @@ from files.models import StorageBackend, SyncStatus
 from interop.archive import tables as t
 from interop.archive.export import FORMAT, MANIFEST, VERSION
 from interop.models import ExternalIdentifier, ServerIdentity
-from medikeep.api.exceptions import ApiError, ConflictError
+from medikeep.api.exceptions import ApiError, ConflictError, PayloadTooLarge
 from notifications.channels import store_config
 from patients.models import record_models
 from records.reference import DirectoryModel
@@ -97,15 +98,16 @@ def _sha256_of(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
     return digest.hexdigest()
 
 
-def open_archive(fileobj) -> Archive:
-    """Check the whole archive; InvalidArchive naming the first fault."""
+def open_archive(fileobj, *, max_expanded: int | None = None) -> Archive:
+    """Check the whole archive; InvalidArchive naming the first fault. `max_expanded`
+    bounds the members' total unpacked size (PayloadTooLarge beyond it)."""
     try:
         zf = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InvalidArchive("The file is not a readable zip archive.") from exc
     try:
-        return _checked(zf)
-    except InvalidArchive:
+        return _checked(zf, max_expanded)
+    except (InvalidArchive, PayloadTooLarge):
         zf.close()
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError, TypeError) as exc:
@@ -113,8 +115,14 @@ def open_archive(fileobj) -> Archive:
         raise InvalidArchive(f"The archive is damaged: {type(exc).__name__}.") from exc
 
 
-def _checked(zf: zipfile.ZipFile) -> Archive:
+def _checked(zf: zipfile.ZipFile, max_expanded: int | None) -> Archive:
     infos = {info.filename: info for info in zf.infolist() if not info.is_dir()}
+    expanded = sum(info.file_size for info in infos.values())
+    if max_expanded is not None and expanded > max_expanded:
+        raise PayloadTooLarge(
+            f"The archive unpacks to {expanded} bytes, more than the {max_expanded} accepted "
+            "here: import it with `manage.py import_account` instead."
+        )
     if MANIFEST not in infos:
         raise InvalidArchive("The archive has no manifest.json: it is not an account archive.")
     if infos[MANIFEST].file_size > 64 * 1024 * 1024:
@@ -264,7 +272,9 @@ class _Run:
             model = _model_or_none(label)
             matched = created = 0
             for row in self.archive.reference[label]:
-                values = self.remap(model, row) or {}
+                values = self.remap(model, row)
+                if values is None:  # what it needs (a specialty) did not come along
+                    continue
                 found = _match_reference(model, values)
                 if found is None and issubclass(model, DirectoryModel):
                     values.pop("created_by_id", None)
@@ -299,7 +309,13 @@ class _Run:
                 values = self.remap(table.model, row)
                 if values is None:
                     continue
-                obj = handler(table, row, values)
+                try:
+                    obj = handler(table, row, values)
+                except (DatabaseError, DjangoValidationError, ValueError, TypeError) as exc:
+                    # Data this server's rules refuse: the whole import is undone.
+                    raise InvalidArchive(
+                        f"{label} row {row['id']} could not be imported: {_reason(exc)}"
+                    ) from exc
                 if obj is not None:
                     self.ids[label][row["id"]] = obj.pk
                     made += 1
@@ -456,6 +472,11 @@ class _Run:
                 backend.delete(name)
             except Exception:  # best effort; the orphan report finds leftovers
                 logger.warning("archive import: could not delete %s", name, exc_info=True)
+
+
+def _reason(exc: Exception) -> str:
+    messages = getattr(exc, "messages", None)
+    return "; ".join(str(m) for m in messages) if messages else str(exc)[:300]
 
 
 def _model_or_none(label: str):

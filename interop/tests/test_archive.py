@@ -238,3 +238,37 @@ def test_export_queries_do_not_grow_with_rows(alice, django_assert_max_num_queri
     build_account(alice, patients=3)
     with django_assert_max_num_queries(len(one.captured_queries)):
         export_bytes(alice)
+
+
+@pytest.mark.django_db
+def test_rows_this_server_refuses_undo_the_whole_import(alice):
+    build_account(alice, patients=1)
+    data = export_bytes(alice)
+
+    def damage(name, content):
+        if name == "data/records.medicationdose.json":
+            rows = json.loads(content)
+            rows.append({**rows[0], "id": rows[0]["id"] + 1000})  # the same slot twice
+            return json.dumps(rows).encode()
+        return content
+
+    # A consistent archive (checksums recomputed) whose data breaks a constraint here.
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        manifest = json.loads(src.read("manifest.json"))
+        contents = {n: damage(n, src.read(n)) for n in src.namelist() if n != "manifest.json"}
+    import hashlib
+
+    for name, content in contents.items():
+        manifest["members"][name] = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+        }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, content in contents.items():
+            dst.writestr(name, content)
+        dst.writestr("manifest.json", json.dumps(manifest))
+    patients = Patient.objects.count()
+    with pytest.raises(InvalidArchive, match="records.medicationdose row"):
+        run_import(out.getvalue(), username="strict", email="strict@example.org")
+    assert Patient.objects.count() == patients

@@ -124,3 +124,16 @@ def test_rate_limited_like_uploads(alice_api, settings):
     settings.API_RATES = {**settings.API_RATES, "upload": "2/min"}
     codes = [alice_api.get(URL).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_an_archive_that_unpacks_too_far_is_413(alice, client_for, settings):
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", b"{}")
+        zf.writestr("files/1/bomb.bin", b"\0" * 200_000)
+    settings.FILES_MAX_UPLOAD_BYTES = 20_000
+    response = _upload(client_for(alice), out.getvalue())
+    assert response.status_code == 413, response.content
