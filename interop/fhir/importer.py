@@ -38,6 +38,11 @@ BUNDLE_TYPES = ("collection", "transaction", "batch")
 ORDER = {m.kind: index for index, m in enumerate(REGISTRY)}
 
 
+# What a map may raise on a resource of an unexpected shape (a string where an object was
+# expected …): the resource is skipped with the message, never a 500.
+READ_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError)
+
+
 class BundleError(Exception):
     """The body is not a Bundle we can read (the message says why)."""
 
@@ -53,8 +58,8 @@ class Item:
     outcome: str = ""  # created | updated | skipped
     reason: str = ""
     owner: tuple[str, Item] | None = None  # (fk field, parent item) of an owned child
-    parent: tuple[str, models.Model] | None = None  # nested child: (fk field, parent row)
     warnings: list[str] = field(default_factory=list)
+    nested: bool = False  # a record read from inside its parent's resource
 
     def report(self, dry_run: bool) -> dict[str, Any]:
         return {
@@ -149,7 +154,8 @@ class Importer:
                 full_url if isinstance(full_url, str) else "",
             )
             self.items.append(item)
-            method = ((entry.get("request") or {}) if isinstance(entry, dict) else {}).get("method")
+            request = entry.get("request") if isinstance(entry, dict) else None
+            method = request.get("method") if isinstance(request, dict) else None
             if method == "DELETE":
                 self.skip(item, "DELETE entries are not applied by an import.")
                 continue
@@ -175,7 +181,7 @@ class Importer:
                 item.parsed = chosen.to_fields(resource)
             except CannotImport as exc:
                 self.skip(item, str(exc))
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            except READ_ERRORS as exc:
                 self.skip(item, f"The resource could not be read ({type(exc).__name__}: {exc}).")
         for item in self.items:
             if item.parsed is not None:
@@ -239,6 +245,9 @@ class Importer:
         return None
 
     def identifiers_of(self, item: Item) -> list[tuple[str, str]]:
+        if item.nested:
+            # The resource and its fullUrl are the parent's: only the child's own count.
+            return list(item.parsed.identifiers)
         identifiers = list(item.parsed.identifiers) or _identifiers(item.resource)
         if not identifiers and item.full_url:
             identifiers = [(FULL_URL_SYSTEM, item.full_url[:255])]
@@ -334,6 +343,9 @@ class Importer:
         except (IntegrityError, DatabaseError) as exc:
             item.row = existing
             self.skip(item, f"Refused by the database: {exc}")
+        except READ_ERRORS as exc:
+            item.row = existing
+            self.skip(item, f"The resource could not be read ({type(exc).__name__}: {exc}).")
         if item.outcome != "skipped":
             for child_map, child in parsed.children:
                 self.apply_child(item, child_map, child)
@@ -390,7 +402,8 @@ class Importer:
             return self._write_patient(item)
         row = existing if existing is not None else item_map.model()
         before = model_snapshot(row) if existing is not None else None
-        extra: dict[str, Any] = {"_resource": item.resource}
+        # Tags come from the resource's meta; a nested record has none of its own.
+        extra: dict[str, Any] = {} if item.nested else {"_resource": item.resource}
         if item.owner is not None:
             fk, owner_item = item.owner
             if (
@@ -439,8 +452,9 @@ class Importer:
 
     def apply_child(self, parent: Item, child_map: ResourceMap, child: Parsed) -> None:
         """A record that lives inside its parent's resource (a family member's conditions)."""
-        sub = Item(parent.index, parent.resource, parent.full_url, map=child_map, parsed=child)
-        sub.row = None
+        sub = Item(
+            parent.index, parent.resource, parent.full_url, map=child_map, parsed=child, nested=True
+        )
         fk = child.parent_field
         existing = self._ours(child_map, child.identifiers) or self._kept(
             child_map, child.identifiers
@@ -448,14 +462,20 @@ class Importer:
         if existing is None and fk:
             # Without identifiers a child is the same as an existing one of this parent with
             # the same values (so importing twice adds nothing).
+            model_fields = self._fields_of(child_map.model)
             fields = {
-                k: v for k, v in child.fields.items() if k in self._fields_of(child_map.model)
+                k: v
+                for k, v in child.fields.items()
+                if k in model_fields
+                and not model_fields[k].is_relation
+                and not isinstance(model_fields[k], models.JSONField)
             }
             try:
-                existing = child_map.model._default_manager.filter(
-                    **{fk: parent.row}, **fields
-                ).first()
-            except (TypeError, ValueError, ValidationError):
+                with transaction.atomic():
+                    existing = child_map.model._default_manager.filter(
+                        **{fk: parent.row}, **fields
+                    ).first()
+            except (*READ_ERRORS, ValidationError, DatabaseError):
                 existing = None
         try:
             with transaction.atomic():
@@ -468,6 +488,8 @@ class Importer:
             self.skip(sub, f"Invalid: {_messages(exc)}")
         except (IntegrityError, DatabaseError) as exc:
             self.skip(sub, f"Refused by the database: {exc}")
+        except READ_ERRORS as exc:
+            self.skip(sub, f"It could not be read ({type(exc).__name__}: {exc}).")
         self.items.append(sub)
 
     def _keep_identifiers(self, item: Item) -> None:

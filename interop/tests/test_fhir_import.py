@@ -169,10 +169,12 @@ def test_invalid_resources_are_skipped_with_reasons(alice_api, patient, fhir_imp
     )
     bundle["entry"].append({"request": {"method": "DELETE", "url": "Condition/1"}})
     bundle["entry"].append("not an entry")
+    bundle["entry"].append({"resource": {"resourceType": "Condition"}, "request": "POST"})
+    bundle["entry"].append({"resource": {"resourceType": ["Condition"]}})
     response = fhir_import(alice_api, patient.pk, bundle)
     assert response.status_code == 200
     body = response.json()
-    assert body["counts"] == {"created": 1, "updated": 0, "skipped": 7}
+    assert body["counts"] == {"created": 1, "updated": 0, "skipped": 9}
     reasons = [item["reason"] for item in body["skipped"]]
     assert all(reasons)
     assert any("condition_name" in r for r in reasons)
