@@ -267,7 +267,7 @@ class LinkDetailView(ApiView):
 
     @extend_schema(
         parameters=LINK_PARAMS,
-        responses=EmergencyLinkSerializer,
+        responses={200: EmergencyLinkSerializer},
         tags=TAGS,
         summary="Revoke an emergency link",
         description="The link stops working at once; it stays listed with its accesses. "
