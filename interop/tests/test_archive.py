@@ -272,3 +272,50 @@ def test_rows_this_server_refuses_undo_the_whole_import(alice):
     with pytest.raises(InvalidArchive, match="records.medicationdose row"):
         run_import(out.getvalue(), username="strict", email="strict@example.org")
     assert Patient.objects.count() == patients
+
+
+@pytest.mark.django_db
+def test_an_account_with_a_self_record_keeps_it(alice, make_user):
+    build_account(alice, patients=1)
+    data = export_bytes(alice)
+    bob = make_user(username="bobby")
+    own = Patient.objects.create(
+        owner=bob, first_name="Bob", last_name="Self", birth_date="1980-01-01", is_self_record=True
+    )
+    result = run_import(data, user=bob)
+    assert Patient.objects.get(owner=bob, is_self_record=True) == own
+    assert Patient.objects.filter(owner=bob).count() == 2
+    assert any("self record" in note for note in result["notes"])
+    assert result["created_account"] is False
+
+
+@pytest.mark.django_db
+def test_the_commands(alice, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    build_account(alice, patients=1)
+    target = tmp_path / "alice.zip"
+    out = io.StringIO()
+    call_command("export_account", "ALICE", "--output", str(target), stdout=out)
+    assert "1 patient(s)" in out.getvalue()
+    out = io.StringIO()
+    call_command(
+        "import_account",
+        str(target),
+        "--username",
+        "newalice",
+        "--email",
+        "n@example.org",
+        stdout=out,
+    )
+    assert "created account newalice" in out.getvalue()
+    assert "password reset" in out.getvalue()
+    with pytest.raises(CommandError, match="No user"):
+        call_command("export_account", "nobody", "--output", str(tmp_path / "x.zip"))
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("import_account", str(tmp_path / "missing.zip"), "--username", "x")
+    (tmp_path / "bad.zip").write_bytes(b"nope")
+    with pytest.raises(CommandError, match="zip"):
+        call_command("import_account", str(tmp_path / "bad.zip"), "--username", "x")
+    with pytest.raises(CommandError, match="already been imported"):
+        call_command("import_account", str(target), "--username", "newalice")
