@@ -264,3 +264,14 @@ def test_public_paths_are_throttled(settings, anon, link):
     throttled = anon.get(PAGE.format(link["token"]))
     assert throttled.status_code == 429
     assert EmergencyLinkAccess.objects.count() == 2
+
+
+def test_page_and_documents_show_markup_as_text(alice_api, anon, patient):
+    AllergyFactory(patient=patient, allergen="<script>alert(1)</script>", reaction="<b>x</b>")
+    token = create(alice_api, patient)["token"]
+    html = anon.get(PAGE.format(token)).content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+    assert "<b>x</b>" not in html
+    bundle = anon.get(PUBLIC.format(token) + "/fhir").json()
+    narrative = bundle["entry"][0]["resource"]["section"][0]["text"]["div"]
+    assert "&lt;script&gt;" in narrative and "<script>" not in narrative
