@@ -116,10 +116,13 @@ def _plain_settings(channel) -> dict:
 
 
 def _file_chunks(entity_file):
-    """The file's bytes as chunks, or (None, reason) when they cannot be had."""
+    """The file's bytes as chunks, or (None, reason) when they cannot be had.
+
+    A back-end's document is fetched whole into a temporary file first: a connection lost
+    half-way then leaves it out (listed) instead of leaving half a member in the zip."""
     try:
         if is_remote(entity_file):
-            return open_remote(entity_file).chunks, None
+            return _fetched(open_remote(entity_file).chunks), None
         if has_local_copy(entity_file):
             return storage.stream(entity_file.stored_name), None
     except FileNotFoundError:
@@ -128,6 +131,27 @@ def _file_chunks(entity_file):
         logger.warning("archive: file %s not carried: %s", entity_file.pk, exc)
         return None, f"its document back-end could not be read ({type(exc).__name__})"
     return None, "no bytes are stored for it"
+
+
+def _fetched(chunks):
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - closed by read()
+    try:
+        for chunk in chunks:
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    spool.seek(0)
+
+    def read():
+        with spool:
+            yield from iter(lambda: spool.read(CHUNK), b"")
+
+    return read()
 
 
 def write_archive(user, fileobj) -> dict:

@@ -568,11 +568,15 @@ def import_archive(
     if user is None:
         user = User._default_manager.filter(username__iexact=(username or "").strip()).first()
     if user is not None:
-        _refuse_repeat(archive, user)
+        _refuse_repeat(archive, user)  # early, before any work
     run = None
     try:
         with transaction.atomic():
             created_account = user is None
+            if not created_account:
+                # Two imports of one archive at once: the second waits here, then sees the first.
+                User._default_manager.select_for_update().filter(pk=user.pk).first()
+                _refuse_repeat(archive, user)
             if created_account:
                 source = archive.data["accounts.user"][0]
                 try:
