@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from files import uploads
 from interop.archive.export import archive_file, archive_name
 from interop.archive.importer import import_archive, open_archive
 from medikeep.api.parsers import SafeMultiPartParser
+from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
 
 TAGS = ["users"]
@@ -27,10 +28,13 @@ TAGS = ["users"]
 EXPANSION = 4
 
 
-class ArchiveImportResultSerializer(serializers.Serializer):
-    user = inline_serializer(
-        "ArchiveImportUser", {"id": serializers.IntegerField(), "username": serializers.CharField()}
-    )
+class ArchiveImportUserSerializer(FastSerializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+
+
+class ArchiveImportResultSerializer(FastSerializer):
+    user = ArchiveImportUserSerializer()
     created_account = serializers.BooleanField()
     source = serializers.DictField(help_text="The server the archive came from.")
     counts = serializers.DictField(
@@ -46,7 +50,7 @@ class ArchiveImportResultSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-class ArchiveUploadSerializer(serializers.Serializer):
+class ArchiveUploadSerializer(FastSerializer):
     file = serializers.FileField(help_text="A zip made by GET /users/me/archive or export_account.")
 
 
