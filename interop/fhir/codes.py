@@ -8,6 +8,7 @@ This module imports nothing from interop.fhir.maps at load time (the maps import
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime, time
 from typing import Any, NoReturn
@@ -21,6 +22,20 @@ def fail(reason: str) -> NoReturn:
     from interop.fhir.maps.base import CannotImport
 
     raise CannotImport(reason)
+
+
+def tolerant(to_fields):
+    """Wraps a map's to_fields: a resource of the wrong shape (a list where an object belongs,
+    text where a number does) is refused with the reason instead of raising something else."""
+
+    @functools.wraps(to_fields)
+    def read(self, resource):
+        try:
+            return to_fields(self, resource)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            fail(f"the resource could not be read ({type(exc).__name__}: {exc})")
+
+    return read
 
 
 LOINC = "http://loinc.org"

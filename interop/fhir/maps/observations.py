@@ -52,6 +52,7 @@ from interop.fhir.codes import (
     reference_of_type,
     require_type,
     to_stored_unit,
+    tolerant,
     typed_reference,
     ucum_quantity,
 )
@@ -202,6 +203,7 @@ class VitalsMap(ObservationMap):
                 return VITAL_BY_LOINC[item["code"]]
         return None
 
+    @tolerant
     def to_fields(self, resource: dict[str, Any]) -> Parsed:
         require_type(resource, "Observation")
         parsed = Parsed()
@@ -339,6 +341,7 @@ class LabResultMap(ResourceMap):
             ),
         )
 
+    @tolerant
     def to_fields(self, resource: dict[str, Any]) -> Parsed:
         require_type(resource, "DiagnosticReport")
         name = concept_text(resource.get("code"))
@@ -480,6 +483,7 @@ class LabTestComponentMap(ObservationMap):
             )
         )
 
+    @tolerant
     def to_fields(self, resource: dict[str, Any]) -> Parsed:
         require_type(resource, "Observation")
         name = concept_text(resource.get("code"))
@@ -614,6 +618,7 @@ class SymptomMap(ObservationMap):
             has_category(resource, text) for text in ("symptom", "symptoms")
         )
 
+    @tolerant
     def to_fields(self, resource: dict[str, Any]) -> Parsed:
         require_type(resource, "Observation")
         name = concept_text(resource.get("code"))
@@ -704,6 +709,7 @@ class SymptomOccurrenceMap(ObservationMap):
             component=components,
         )
 
+    @tolerant
     def to_fields(self, resource: dict[str, Any]) -> Parsed:
         require_type(resource, "Observation")
         symptom = next(filter(None, map(reference_of, resource.get("derivedFrom") or [])), None)
@@ -797,6 +803,7 @@ class GaugeMap(ObservationMap):
             note=notes_out(record.notes),
         )
 
+    @tolerant
     def to_fields(self, resource: dict[str, Any]) -> Parsed:
         require_type(resource, "Observation")
         concept = resource.get("code")
