@@ -279,7 +279,12 @@ class _Run:
                 if found is None and issubclass(model, DirectoryModel):
                     values.pop("created_by_id", None)
                     found = model(**values, created_by=self.user)
-                    found.save()
+                    try:
+                        found.save()
+                    except (DatabaseError, DjangoValidationError, ValueError, TypeError) as exc:
+                        raise InvalidArchive(
+                            f"{label} entry {row['id']} could not be imported: {_reason(exc)}"
+                        ) from exc
                     created += 1
                 elif found is not None:
                     matched += 1
