@@ -15,6 +15,7 @@ from datetime import datetime
 from django.db import models
 from django.utils import timezone
 
+from interop.fhir.links import LinkExport
 from interop.fhir.maps import REGISTRY
 from interop.fhir.maps.base import ExportContext, ResourceMap
 from interop.models import ExternalIdentifier, ServerIdentity
@@ -68,7 +69,9 @@ def iter_resources(
     FHIR resource types."""
     wanted = set(types) if types else None
     load_kept(ctx, patient)
-    referenced: dict[type[models.Model], set[int]] = {}
+    links = LinkExport(patient)
+    directory_models = {m.model for m in REGISTRY if _is_directory(m)}
+    referenced: dict[type[models.Model], set[int]] = links.directory_ids(directory_models)
 
     def note_links(model, rows_values):
         for attname, target in _directory_links(model):
@@ -94,7 +97,11 @@ def iter_resources(
             continue
         for record in queryset.order_by("pk").iterator(chunk_size=CHUNK):
             note_links(item.model, [record])
-            yield item.to_resource(record, ctx)
+            resource = item.to_resource(record, ctx)
+            linked = links.extensions(record, ctx)
+            if linked:
+                resource["extension"] = [*resource.get("extension", []), *linked]
+            yield resource
 
     # Practitioners point at their practice: load practitioners before practices.
     directory = sorted(

@@ -18,6 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
 
+from interop.fhir.links import links_in
 from interop.fhir.maps import REGISTRY
 from interop.fhir.maps.base import (
     FULL_URL_SYSTEM,
@@ -271,11 +272,18 @@ class Importer:
 
     def resolve(self, item_map: ResourceMap, fk_name: str, reference) -> models.Model | None:
         target_model = item_map.model._meta.get_field(fk_name).related_model
+        return self.resolve_to(target_model, reference)
+
+    def resolve_to(self, target_model, reference) -> models.Model | None:
+        """The row a Reference (or reference string) names: a resource of this import, or
+        one of ours named by its identifier."""
         if isinstance(reference, dict):
             if reference.get("reference"):
                 reference = reference["reference"]
             else:
-                identifier = reference.get("identifier") or {}
+                identifier = reference.get("identifier")
+                if not isinstance(identifier, dict):
+                    return None
                 return self._by_identifier(
                     target_model, identifier.get("system"), identifier.get("value")
                 )
@@ -317,6 +325,9 @@ class Importer:
                         continue
                     seen_patient = True
                 self.apply(item)
+            for item in ordered:
+                if item.row is not None and item.row.pk is not None:
+                    self.apply_links(item)
             if self.dry_run:
                 transaction.set_rollback(True)
             else:
@@ -491,6 +502,47 @@ class Importer:
         except READ_ERRORS as exc:
             self.skip(sub, f"It could not be read ({type(exc).__name__}: {exc}).")
         self.items.append(sub)
+
+    def apply_links(self, item: Item) -> None:
+        """The links the resource carries (interop/fhir/links.py), made or updated once both
+        sides are in; a link whose other side is missing is left out with a warning."""
+        row = item.row
+        try:
+            found = links_in(item.resource, type(row))
+        except READ_ERRORS:
+            found = []
+        for link_model, values, target_ref in found:
+            first_side, second_side = link_model.link_sides
+            target_model = link_model._meta.get_field(second_side).related_model
+            target = self.resolve_to(target_model, target_ref)
+            label = link_model._meta.verbose_name
+            if target is None or getattr(target, "patient_id", None) != self.patient.pk:
+                item.warnings.append(f"{label}: {target_ref.get('reference')} not found; left out.")
+                continue
+            link = link_model._default_manager.filter(
+                **{first_side: row, second_side: target}
+            ).first() or link_model(**{first_side: row, second_side: target})
+            changed = link.pk is None
+            for name, value in values.items():
+                model_field = link_model._meta.get_field(name)
+                if model_field.is_relation:
+                    value = self.resolve_to(model_field.related_model, value) if value else None
+                    if getattr(link, model_field.attname) != (value.pk if value else None):
+                        changed = True
+                    setattr(link, name, value)
+                elif getattr(link, model_field.attname) != value:
+                    changed = True
+                    setattr(link, model_field.attname, value)
+            if not changed:
+                continue
+            try:
+                with transaction.atomic():
+                    link.full_clean()
+                    link.save()
+            except ValidationError as exc:
+                item.warnings.append(f"{label}: {_messages(exc)}; left out.")
+            except (IntegrityError, DatabaseError) as exc:
+                item.warnings.append(f"{label}: refused by the database ({exc}); left out.")
 
     def _keep_identifiers(self, item: Item) -> None:
         row = item.row

@@ -9,6 +9,13 @@ import pytest
 
 from files.tests.helpers import factory_for
 from interop.fhir.maps import REGISTRY, map_for_kind
+from records.models import (
+    ConditionMedication,
+    InjuryCondition,
+    TreatmentEncounter,
+    TreatmentEquipment,
+    TreatmentMedication,
+)
 from records.tests import factories as f
 
 D = datetime.date
@@ -86,7 +93,7 @@ def _rich(kind: str, patient, n: int):
             tags=["diabetes", "daily"],
         )
     if kind == "condition":
-        return f.ConditionFactory(
+        condition = f.ConditionFactory(
             patient=patient,
             condition_name=f"Diabetes {n}",
             status="chronic",
@@ -101,6 +108,12 @@ def _rich(kind: str, patient, n: int):
             practitioner=doc,
             tags=["chronic"],
         )
+        ConditionMedication.objects.create(
+            condition=condition,
+            medication=f.MedicationFactory(patient=patient, medication_name=f"Insulin {n}"),
+            relevance_note="First line",
+        )
+        return condition
     if kind == "allergy":
         return f.AllergyFactory(
             patient=patient,
@@ -168,7 +181,7 @@ def _rich(kind: str, patient, n: int):
             practitioner=doc,
         )
     if kind == "injury":
-        return f.InjuryFactory(
+        injury = f.InjuryFactory(
             patient=patient,
             injury_name=f"Sprained ankle {n}",
             injury_type=f.InjuryTypeFactory(name=f"Sprain kind {n}-{patient.pk}"),
@@ -183,8 +196,14 @@ def _rich(kind: str, patient, n: int):
             notes="Physio weekly",
             practitioner=doc,
         )
+        InjuryCondition.objects.create(
+            injury=injury,
+            condition=f.ConditionFactory(patient=patient, condition_name=f"Instability {n}"),
+            relevance_note="Since the fall",
+        )
+        return injury
     if kind == "treatment":
-        return f.TreatmentFactory(
+        treatment = f.TreatmentFactory(
             patient=patient,
             treatment_name=f"Physiotherapy {n}",
             treatment_type="physical",
@@ -202,6 +221,34 @@ def _rich(kind: str, patient, n: int):
             condition=f.ConditionFactory(patient=patient, condition_name=f"Back pain {n}"),
             practitioner=doc,
         )
+        TreatmentMedication.objects.create(
+            treatment=treatment,
+            medication=f.MedicationFactory(patient=patient, medication_name=f"Ibuprofen {n}"),
+            specific_dosage="400 mg",
+            specific_frequency="as needed",
+            specific_duration="2 weeks",
+            timing_instructions="after meals",
+            specific_start_date=D(2024, 1, 5),
+            specific_end_date=D(2024, 1, 19),
+            relevance_note="Pain",
+            specific_prescriber=doc,
+            specific_pharmacy=f.PharmacyFactory(name=f"Plan Pharmacy {n}-{patient.pk}"),
+        )
+        TreatmentEncounter.objects.create(
+            treatment=treatment,
+            encounter=f.EncounterFactory(patient=patient, reason=f"Plan visit {n}"),
+            visit_label="initial",
+            visit_sequence=1,
+            relevance_note="Start",
+        )
+        TreatmentEquipment.objects.create(
+            treatment=treatment,
+            equipment=f.MedicalEquipmentFactory(patient=patient, equipment_name=f"Brace {n}"),
+            usage_frequency="daily",
+            specific_settings="tight",
+            relevance_note="Support",
+        )
+        return treatment
     if kind == "medical_equipment":
         return f.MedicalEquipmentFactory(
             patient=patient,

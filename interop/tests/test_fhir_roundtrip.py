@@ -7,6 +7,7 @@ import copy
 
 import pytest
 
+from interop.fhir.links import link_models
 from interop.fhir.maps import map_for_kind
 from interop.fhir.maps.base import KIND_TAG_SYSTEM, RECORD_TAG_SYSTEM
 from interop.tests.conftest import ALL_KINDS, make_records
@@ -115,6 +116,13 @@ def test_round_trip(alice, alice_api, patient, fhir_export, fhir_import, kind):
         source = field_values(item.model._default_manager.filter(patient=patient))
         copied = field_values(item.model._default_manager.filter(patient=empty))
         assert copied == source
+        for link_model in link_models():
+            side = link_model.link_sides[0]
+            if link_model._meta.get_field(side).related_model is item.model:
+                rows = link_model._default_manager
+                source = field_values(rows.filter(**{f"{side}__patient": patient}))
+                copied = field_values(rows.filter(**{f"{side}__patient": empty}))
+                assert copied == source, link_model.__name__
 
     second = fhir_import(alice_api, empty.pk, exported).json()
     assert second["counts"]["created"] == 0, second["created"]

@@ -210,56 +210,60 @@ class ResourceMap:
         out = []
         for name in self.extras:
             model_field = self.model._meta.get_field(name)
-            value = getattr(record, model_field.attname)
-            if isinstance(model_field, models.BooleanField):
-                out.append({"url": extension_url(self.kind, name), "valueBoolean": bool(value)})
-                continue
-            if value in (None, "", [], {}):
-                continue
-            if isinstance(model_field, models.JSONField):
-                item = {"valueString": json.dumps(value, sort_keys=True, ensure_ascii=False)}
-            elif isinstance(model_field, models.DateTimeField):
-                item = {"valueDateTime": value.isoformat()}
-            elif isinstance(model_field, models.DateField):
-                item = {"valueDate": value.isoformat()}
-            elif isinstance(model_field, models.IntegerField):
-                item = {"valueInteger": value}
-            elif isinstance(model_field, models.FloatField | models.DecimalField):
-                item = {"valueDecimal": value}
-            else:
-                item = {"valueString": str(value)}
-            out.append({"url": extension_url(self.kind, name), **item})
+            element = value_element(model_field, getattr(record, model_field.attname))
+            if element:
+                out.append({"url": extension_url(self.kind, name), **element})
         return out
 
     def read_extras(self, resource: dict) -> dict[str, Any]:
         """Every field of `extras` from its extension; an absent one gets the field's empty
         value, so an update clears what the resource no longer carries."""
-        values = {}
-        for name in self.extras:
-            model_field = self.model._meta.get_field(name)
-            raw = self.ext_value(resource, name)
-            if raw is None:
-                if isinstance(model_field, models.BooleanField):
-                    values[name] = model_field.default if model_field.has_default() else False
-                elif model_field.null:
-                    values[name] = None
-                elif model_field.has_default():
-                    values[name] = model_field.get_default()
-                else:
-                    values[name] = ""
-                continue
-            if isinstance(model_field, models.JSONField):
-                try:
-                    values[name] = json.loads(raw) if isinstance(raw, str) else raw
-                except ValueError:
-                    values[name] = raw
-            elif isinstance(model_field, models.DateTimeField):
-                values[name] = parse_datetime(raw) if isinstance(raw, str) else None
-            elif isinstance(model_field, models.DateField):
-                values[name] = to_date(raw)
-            else:
-                values[name] = raw
-        return values
+        return {
+            name: read_value(self.model._meta.get_field(name), self.ext_value(resource, name))
+            for name in self.extras
+        }
+
+
+def value_element(model_field: models.Field, value) -> dict | None:
+    """{"value<type>": …} for a model field's value (None for an empty one; booleans are
+    always written, so that false survives an update)."""
+    if isinstance(model_field, models.BooleanField):
+        return {"valueBoolean": bool(value)}
+    if value in (None, "", [], {}):
+        return None
+    if isinstance(model_field, models.JSONField):
+        return {"valueString": json.dumps(value, sort_keys=True, ensure_ascii=False)}
+    if isinstance(model_field, models.DateTimeField):
+        return {"valueDateTime": value.isoformat()}
+    if isinstance(model_field, models.DateField):
+        return {"valueDate": value.isoformat()}
+    if isinstance(model_field, models.IntegerField):
+        return {"valueInteger": value}
+    if isinstance(model_field, models.FloatField | models.DecimalField):
+        return {"valueDecimal": value}
+    return {"valueString": str(value)}
+
+
+def read_value(model_field: models.Field, raw) -> Any:
+    """The inverse of value_element; an absent value (None) gives the field's empty value."""
+    if raw is None:
+        if isinstance(model_field, models.BooleanField):
+            return model_field.default if model_field.has_default() else False
+        if model_field.null:
+            return None
+        if model_field.has_default():
+            return model_field.get_default()
+        return ""
+    if isinstance(model_field, models.JSONField):
+        try:
+            return json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return raw
+    if isinstance(model_field, models.DateTimeField):
+        return parse_datetime(raw) if isinstance(raw, str) else None
+    if isinstance(model_field, models.DateField):
+        return to_date(raw)
+    return raw
 
 
 # --- small helpers shared by the maps ---------------------------------------------------------
