@@ -178,11 +178,22 @@ class EmergencyLinkSerializer(FastSerializer):
     expires_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
     active = serializers.SerializerMethodField(help_text="Opens the summary now.")
+    status = serializers.SerializerMethodField(
+        help_text="active, expired, revoked, or maker_lost_access: whoever made it no longer "
+        "holds FULL on the patient, which ends the link too."
+    )
     access_count = serializers.IntegerField(default=0)
     last_accessed_at = serializers.DateTimeField(allow_null=True, default=None)
 
+    def _status(self, link: EmergencyLink) -> str:
+        # One access check per maker, not per link (the list's makers are few).
+        return service.link_status(link, self.context.setdefault("makers", {}))
+
     def get_active(self, link: EmergencyLink) -> bool:
-        return service.is_active(link)
+        return self._status(link) == service.LinkStatus.ACTIVE
+
+    def get_status(self, link: EmergencyLink) -> str:
+        return self._status(link)
 
 
 class CreatedLinkSerializer(EmergencyLinkSerializer):
@@ -200,8 +211,8 @@ class LinkAccessSerializer(FastSerializer):
     format = serializers.CharField(help_text="What was read: page, json, pdf or fhir.")
 
 
-def link_row(link: EmergencyLink) -> dict:
-    return EmergencyLinkSerializer(link).data
+def link_row(link: EmergencyLink, context: dict | None = None) -> dict:
+    return EmergencyLinkSerializer(link, context=context if context is not None else {}).data
 
 
 def token_urls(base: str, token: str) -> dict[str, str]:
@@ -228,7 +239,8 @@ class LinkListView(ApiView):
     def get(self, request, patient_id):
         patient_id = require_patient_access(request.user, patient_id, LINK_LEVEL)
         rows = service.links_of(patient_id).select_related("created_by")
-        return Response([link_row(link) for link in rows])
+        context: dict = {}
+        return Response([link_row(link, context) for link in rows])
 
     @extend_schema(
         request=LinkCreateSerializer,

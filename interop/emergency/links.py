@@ -5,7 +5,8 @@ The token is shown once, when the link is made; only its SHA-256 is kept. A look
 what was presented and finds the row by that hash through the unique index, so the time it
 takes says nothing about how close a guess was, and the database never holds anything that
 opens a summary. Unknown, expired and revoked tokens all get the same answer (NotFound), so
-a holder of a dead link learns nothing about which it is.
+a holder of a dead link learns nothing about which it is. A link also dies when its maker no
+longer holds FULL on the patient (maker_may_share).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rest_framework.exceptions import NotFound
 
 from interop.models import EmergencyLink, EmergencyLinkAccess
 from medikeep.middleware import client_ip
+from patients.access import Level, can_access
 
 DEFAULT_HOURS = 72
 MAX_HOURS = 720  # 30 days: a link for a trip or a stay, not a standing public copy
@@ -89,9 +91,42 @@ def link_of(patient_id: int, link_id) -> EmergencyLink:
         raise NotFound("Emergency link not found.") from exc
 
 
-def is_active(link: EmergencyLink, at: dt.datetime | None = None) -> bool:
-    at = at or timezone.now()
-    return link.revoked_at is None and link.expires_at > at
+class LinkStatus:
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    # Whoever made it no longer holds FULL on the patient (their share ended or was lowered,
+    # or their account is gone).
+    MAKER_LOST_ACCESS = "maker_lost_access"
+
+
+def maker_may_share(link: EmergencyLink, makers: dict[int, bool] | None = None) -> bool:
+    """A link works only while whoever made it may still hand the patient's data out (FULL,
+    patients/access.py): ending a FULL holder's share also ends the links they made, instead
+    of leaving the data open to their links for up to 30 days. `makers` memoises the answer
+    per user id across the links of one request."""
+    if link.created_by_id is None:
+        return False
+    if makers is not None and link.created_by_id in makers:
+        return makers[link.created_by_id]
+    allowed = can_access(link.created_by, link.patient_id, Level.FULL)
+    if makers is not None:
+        makers[link.created_by_id] = allowed
+    return allowed
+
+
+def link_status(link: EmergencyLink, makers: dict[int, bool] | None = None) -> str:
+    if link.revoked_at is not None:
+        return LinkStatus.REVOKED
+    if link.expires_at <= timezone.now():
+        return LinkStatus.EXPIRED
+    if not maker_may_share(link, makers):
+        return LinkStatus.MAKER_LOST_ACCESS
+    return LinkStatus.ACTIVE
+
+
+def is_active(link: EmergencyLink, makers: dict[int, bool] | None = None) -> bool:
+    return link_status(link, makers) == LinkStatus.ACTIVE
 
 
 def link_revoke(*, link: EmergencyLink) -> EmergencyLink:
@@ -112,13 +147,15 @@ def link_for_token(token: str) -> EmergencyLink:
         raise NotFound(NOT_VALID)
     digest = token_hash(token)
     link = (
-        EmergencyLink.objects.select_related("patient")
+        EmergencyLink.objects.select_related("patient", "created_by")
         .filter(token_hash=digest, revoked_at__isnull=True, expires_at__gt=timezone.now())
         .first()
     )
     # The index found the row by the hash; comparing again in constant time keeps the answer
     # independent of how a database might compare strings.
     if link is None or not hmac.compare_digest(link.token_hash, digest):
+        raise NotFound(NOT_VALID)
+    if not maker_may_share(link):
         raise NotFound(NOT_VALID)
     return link
 

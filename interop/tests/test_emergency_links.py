@@ -246,13 +246,14 @@ def test_link_list_query_count_does_not_grow(
 ):
     first = create(alice_api, patient)
     anon.get(PUBLIC.format(first["token"]))
-    # The user, their level on the patient, and the links with their counts.
-    with django_assert_max_num_queries(3):
+    # The user, their level on the patient, the links with their counts, and one access
+    # check per maker of a link (here one maker, however many links).
+    with django_assert_max_num_queries(4):
         alice_api.get(LINKS.format(patient.pk))
     for _ in range(10):
         made = create(alice_api, patient)
         anon.get(PUBLIC.format(made["token"]))
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):
         response = alice_api.get(LINKS.format(patient.pk))
     assert len(response.json()) == 11
 
@@ -275,3 +276,29 @@ def test_page_and_documents_show_markup_as_text(alice_api, anon, patient):
     bundle = anon.get(PUBLIC.format(token) + "/fhir").json()
     narrative = bundle["entry"][0]["resource"]["section"][0]["text"]["div"]
     assert "&lt;script&gt;" in narrative and "<script>" not in narrative
+
+
+def test_a_link_ends_when_its_maker_loses_full(client_for, dave, alice_api, anon, shared_patient):
+    from patients.models import PatientShare
+
+    made = create(client_for(dave), shared_patient)
+    owners = create(alice_api, shared_patient)
+    assert anon.get(PUBLIC.format(made["token"])).status_code == 200
+    PatientShare.objects.filter(patient=shared_patient, grantee=dave).update(level="view")
+    assert_dead(anon, made["token"])
+    assert anon.get(PUBLIC.format(owners["token"])).status_code == 200
+    listed = {row["id"]: row for row in alice_api.get(LINKS.format(shared_patient.pk)).json()}
+    assert listed[made["id"]]["status"] == "maker_lost_access"
+    assert listed[made["id"]]["active"] is False
+    assert listed[owners["id"]]["status"] == "active" and listed[owners["id"]]["active"]
+    dave.delete()
+    assert alice_api.get(LINKS.format(shared_patient.pk)).json()[-1]["created_by"] is None
+
+
+def test_statuses_of_expired_and_revoked_links(alice_api, patient):
+    old = create(alice_api, patient)
+    gone = create(alice_api, patient)
+    EmergencyLink.objects.filter(pk=old["id"]).update(expires_at=timezone.now())
+    alice_api.delete(f"{LINKS.format(patient.pk)}/{gone['id']}")
+    listed = {row["id"]: row["status"] for row in alice_api.get(LINKS.format(patient.pk)).json()}
+    assert listed == {old["id"]: "expired", gone["id"]: "revoked"}
