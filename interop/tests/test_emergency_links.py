@@ -302,3 +302,26 @@ def test_statuses_of_expired_and_revoked_links(alice_api, patient):
     alice_api.delete(f"{LINKS.format(patient.pk)}/{gone['id']}")
     listed = {row["id"]: row["status"] for row in alice_api.get(LINKS.format(patient.pk)).json()}
     assert listed == {old["id"]: "expired", gone["id"]: "revoked"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "just a string",
+        {"label": {"nested": 1}, "expires_in_hours": 10**100},
+        {"label": "\x00", "expires_at": 10**100},
+        {"expires_in_hours": None, "expires_at": ["x"]},
+        {"expires_at": "2999-99-99T99:99:99Z"},
+    ],
+)
+def test_junk_bodies_are_refused_without_a_server_error(alice_api, patient, body):
+    response = alice_api.post(LINKS.format(patient.pk), body, format="json")
+    assert 400 <= response.status_code < 500, response.content
+    assert not EmergencyLink.objects.exists()
+
+
+@pytest.mark.parametrize("token", ["x" * 5000, "%00abc", "..", "a/b", "é" * 43])
+def test_junk_tokens_are_404(anon, token):
+    assert anon.get(PUBLIC.format(token)).status_code in (400, 404)
+    assert anon.get(PAGE.format(token)).status_code in (400, 404)
