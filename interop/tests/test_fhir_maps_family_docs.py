@@ -514,3 +514,154 @@ def test_export_lists_live_files_of_visible_patients(ctx, uploaded, alice, bob, 
     fmap = FileMap()
     assert list(fmap.records(result.patient, alice)) == [kept]
     assert list(fmap.records(result.patient, mallory)) == []
+
+
+# --- through the exporter and the importer -----------------------------------------------------
+
+
+@pytest.fixture
+def in_registry(monkeypatch):
+    """Our maps in the registry the exporter and the importer iterate, after the others (as
+    long as the registry does not list them itself)."""
+    from interop.fhir import importer, maps
+    from interop.fhir.maps import family, observations
+
+    saved = list(maps.REGISTRY)
+    for item in (*observations.MAPS, *family.MAPS, *documents.MAPS):
+        if all(m.kind != item.kind for m in maps.REGISTRY):
+            maps.REGISTRY.append(item)
+            monkeypatch.setitem(importer.ORDER, item.kind, len(maps.REGISTRY) - 1)
+    yield
+    maps.REGISTRY[:] = saved
+
+
+def _records_of_every_f2_kind(patient, uploaded):
+    from records.tests.factories import (
+        GaugeFactory,
+        LabTestComponentFactory,
+        MedicationFactory,
+        PractitionerFactory,
+        SymptomFactory,
+        SymptomOccurrenceFactory,
+    )
+
+    doctor = PractitionerFactory(name=f"Dr. Vitals {patient.pk}")
+    vitals = VitalsFactory(patient=patient, practitioner=doctor, weight=150.5, notes="After run")
+    result = LabResultFactory(
+        patient=patient, practitioner=doctor, test_code="58410-2", tags=["blood"]
+    )
+    LabTestComponentFactory(patient=patient, lab_result=result, test_name="WBC", display_order=1)
+    LabTestComponentFactory(
+        patient=patient,
+        lab_result=result,
+        test_name="Blood culture",
+        result_type="qualitative",
+        qualitative_value="negative",
+        value=None,
+        unit="",
+        ref_range_min=None,
+        ref_range_max=None,
+    )
+    symptom = SymptomFactory(patient=patient, symptom_name="Cough", typical_triggers=["cold air"])
+    SymptomOccurrenceFactory(patient=patient, symptom=symptom, triggers=["dust"])
+    SymptomOccurrenceFactory(patient=patient, symptom=symptom, resolved=True)
+    medication = MedicationFactory(patient=patient)
+    GaugeFactory(patient=patient, gauge_type="medication_adherence", medication=medication)
+    GaugeFactory(patient=patient, gauge_type="mood", value=7)
+    member = FamilyMemberFactory(patient=patient, relationship="mother")
+    FamilyConditionFactory(patient=patient, family_member=member, icd10_code="I10")
+    FamilyConditionFactory(patient=patient, family_member=member)
+    uploaded(result, description="The lab's PDF", category="report")
+    uploaded(vitals, name="chart.png", content=png_bytes())
+
+
+def _comparable_bundle(bundle: dict) -> list[dict]:
+    """The round trip's normal form, less what names our row ids inside the resources (the
+    download url of a file, the identifier a reference carries beside it, the identifiers
+    of nested family conditions)."""
+    from interop.tests.test_fhir_roundtrip import normalise
+
+    def walk(value):
+        if isinstance(value, dict):
+            return {
+                key: walk(item)
+                for key, item in value.items()
+                if not (key == "url" and str(item).startswith("http://testserver/"))
+                and not (key == "identifier" and "reference" in value)
+                and key != "valueIdentifier"
+            }
+        if isinstance(value, list):
+            return [
+                walk(item)
+                for item in value
+                if not (isinstance(item, dict) and "valueIdentifier" in item)
+            ]
+        return value
+
+    return normalise(walk(bundle))
+
+
+F2_KINDS = {
+    "vital",
+    "lab_result",
+    "lab_test_component",
+    "symptom",
+    "symptom_occurrence",
+    "gauge",
+    "family_member",
+    "file",
+}
+
+
+def test_every_kind_through_export_and_import(
+    in_registry, alice, alice_api, patient, fhir_export, fhir_import, uploaded
+):
+    from fhir.resources.R4B.bundle import Bundle
+
+    from interop.tests.test_fhir_roundtrip import _kind
+
+    _records_of_every_f2_kind(patient, uploaded)
+    exported = fhir_export(alice_api, patient.pk, include_file_data="true")
+    Bundle.model_validate(exported)
+    kinds = {_kind(e["resource"]) for e in exported["entry"]}
+    assert kinds >= F2_KINDS
+
+    empty = PatientFactory(owner=alice, first_name="Empty", last_name="Patient")
+    files_before = set(storage.all_names())
+    dry = fhir_import(alice_api, empty.pk, exported, dry_run=True).json()
+    assert set(storage.all_names()) == files_before
+    body = fhir_import(alice_api, empty.pk, exported).json()
+    assert body["counts"]["created"] == dry["counts"]["created"]
+    problems = [i for i in body["skipped"] if not i["reason"].startswith("Directory entry")]
+    assert not problems, problems
+    created = {item["kind"] for item in body["created"]}
+    assert F2_KINDS | {"family_condition"} <= created
+    assert FamilyCondition.objects.filter(patient=empty).count() == 2
+    copied = EntityFile.objects.filter(patient=empty)
+    assert sorted(f.file_name for f in copied) == ["chart.png", "report.pdf"]
+
+    again = fhir_export(alice_api, empty.pk, include_file_data="true")
+    assert _comparable_bundle(again) == _comparable_bundle(exported)
+
+    second = fhir_import(alice_api, empty.pk, exported).json()
+    assert second["counts"]["created"] == 0, second["created"]
+    assert second["counts"]["updated"] == 0, second["updated"]
+    assert EntityFile.objects.filter(patient=empty).count() == 2
+
+
+def test_a_lab_value_without_its_report_is_skipped_with_the_reason(
+    in_registry, alice, alice_api, patient, fhir_export, fhir_import
+):
+    from records.tests.factories import LabTestComponentFactory, SymptomOccurrenceFactory
+
+    LabTestComponentFactory(patient=patient)
+    SymptomOccurrenceFactory(patient=patient)
+    exported = fhir_export(alice_api, patient.pk, _type="Observation")
+    empty = PatientFactory(owner=alice)
+    body = fhir_import(alice_api, empty.pk, exported).json()
+    reasons = {item["kind"]: item["reason"] for item in body["skipped"]}
+    assert "DiagnosticReport" in reasons["lab_test_component"]
+    created = [item["kind"] for item in body["created"]]
+    assert "lab_test_component" not in created
+    # The symptom is an Observation too: its occurrence came with it.
+    assert created.count("symptom") == created.count("symptom_occurrence") == 1

@@ -59,6 +59,7 @@ from interop.fhir.codes import (
 from interop.fhir.maps.base import (
     CannotImport,
     ExportContext,
+    ImportContext,
     Parsed,
     ResourceMap,
     concept_text,
@@ -471,6 +472,13 @@ class LabTestComponentMap(ObservationMap):
             referenceRange=[ranges] if ranges else [],
         )
 
+    def before_save(self, instance, parsed: Parsed, ictx: ImportContext) -> None:
+        if instance.lab_result_id is None:
+            raise CannotImport(
+                "a lab value is imported with the DiagnosticReport that lists it in `result`; "
+                "no report of this bundle does"
+            )
+
     def claims_foreign(self, resource: dict[str, Any]) -> bool:
         if has_category(resource, "laboratory"):
             return True
@@ -667,6 +675,10 @@ class SymptomOccurrenceMap(ObservationMap):
 
     def queryset(self, queryset):
         return queryset.select_related("symptom")
+
+    def before_save(self, instance, parsed: Parsed, ictx: ImportContext) -> None:
+        if instance.symptom_id is None:
+            raise CannotImport("its symptom (derivedFrom) is neither in the bundle nor here")
 
     def to_resource(self, record: SymptomOccurrence, ctx: ExportContext) -> dict[str, Any]:
         start = fhir_datetime(record.occurred_at) or fhir_date(record.occurrence_date)
