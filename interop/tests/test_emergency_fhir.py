@@ -191,3 +191,45 @@ def test_bundle_passes_the_medplum_validator(filled, tmp_path, empty, patient):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_links_to_records_outside_the_summary_are_cut(filled):
+    from records.models import ConditionMedication
+
+    asthma = Condition.objects.get(patient=filled, condition_name="Asthma")
+    current = Medication.objects.get(patient=filled, medication_name="Salbutamol")
+    stopped = Medication.objects.get(patient=filled, medication_name="Old pill")
+    for medication in (current, stopped):
+        ConditionMedication.objects.create(condition=asthma, medication=medication)
+    bundle = patient_bundle(filled, base_url="http://testserver")
+    validate(bundle)
+    resources = by_url(bundle)
+    for reference in references(bundle):
+        assert reference in resources, reference
+    assert "Old pill" not in json.dumps(bundle)
+
+
+def test_prune_cuts_references_outside_the_bundle():
+    from interop.emergency.fhir import _prune
+
+    kept = {"urn:uuid:in"}
+    resource = {
+        "resourceType": "Condition",
+        "subject": {"reference": "urn:uuid:in"},
+        "asserter": {"reference": "urn:uuid:out", "display": "Dr Who"},
+        "evidence": [{"detail": [{"reference": "urn:uuid:out"}]}],
+        "extension": [
+            {"url": "urn:x", "valueReference": {"reference": "urn:uuid:out"}},
+            {"url": "urn:y", "valueString": "kept"},
+        ],
+        "contained": [{"resourceType": "Device", "id": "d"}],
+        "device": {"reference": "#d"},
+    }
+    assert _prune(resource, kept) == {
+        "resourceType": "Condition",
+        "subject": {"reference": "urn:uuid:in"},
+        "asserter": {"display": "Dr Who"},
+        "extension": [{"url": "urn:y", "valueString": "kept"}],
+        "contained": [{"resourceType": "Device", "id": "d"}],
+        "device": {"reference": "#d"},
+    }
