@@ -464,6 +464,7 @@ def _document(title, content, **attachment):
     return {
         "resourceType": "DocumentReference",
         "status": "current",
+        "context": {"related": [{"reference": "Condition/1"}]},
         "content": [
             {
                 "attachment": {
@@ -493,6 +494,7 @@ def _document(title, content, **attachment):
         ({**_document("a.pdf", PDF), "status": "entered-in-error"}, "entered in error"),
         ({**_document("a.pdf", PDF), "content": "a.pdf"}, "could not be read"),
         ({"resourceType": "Binary"}, "not a DocumentReference"),
+        ({**_document("a.pdf", PDF), "context": {}}, "names no record"),
     ],
 )
 def test_bad_documents_are_refused(resource, reason):

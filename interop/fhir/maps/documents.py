@@ -171,6 +171,11 @@ class FileMap(ResourceMap):
         related = (resource.get("context") or {}).get("related") or []
         related = related[0] if related and isinstance(related[0], dict) else {}
         identifier = related.get("identifier") or {}
+        if not reference_of(related) and not identifier.get("value"):
+            raise CannotImport(
+                "the document names no record it belongs to (context.related): a file here "
+                "is always attached to a record"
+            )
         categories = resource.get("category") or []
         description = str(resource.get("description") or "")
         uploaded = parse_datetime(attachment.get("creation") or resource.get("date"), "creation")
