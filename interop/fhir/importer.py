@@ -131,7 +131,9 @@ class Importer:
         self.dry_run = dry_run
         self.ip_address = ip_address
         self.system = ServerIdentity.system()
-        self.ictx = ImportContext(patient=patient, user=user, dry_run=dry_run)
+        self.ictx = ImportContext(
+            patient=patient, user=user, dry_run=dry_run, resolve=self.resolve_any
+        )
         self.items: list[Item] = []
         self.by_reference: dict[str, Item] = {}
         self.announcements: list[tuple] = []
@@ -273,6 +275,10 @@ class Importer:
     def resolve(self, item_map: ResourceMap, fk_name: str, reference) -> models.Model | None:
         target_model = item_map.model._meta.get_field(fk_name).related_model
         return self.resolve_to(target_model, reference)
+
+    def resolve_any(self, reference) -> models.Model | None:
+        """The row a reference of the bundle became, whatever its kind (for map hooks)."""
+        return self.resolve_to(models.Model, reference)
 
     def resolve_to(self, target_model, reference) -> models.Model | None:
         """The row a Reference (or reference string) names: a resource of this import, or

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 
 import pytest
@@ -316,6 +317,28 @@ def _update_patient(patient) -> None:
     patient.save()
 
 
+def _uploaded(patient, n: int):
+    """A file attached to a condition, stored like an upload (needs a files storage: the
+    round trip asks for local_files_storage)."""
+    from files import services
+    from files.entity_types import find_type
+    from files.tests.helpers import png_bytes, upload_of
+
+    condition = f.ConditionFactory(patient=patient, condition_name=f"Documented {n}")
+    upload = upload_of(f"scan-{n}.png", png_bytes(), "image/png")
+    upload.sha256 = hashlib.sha256(upload.read()).hexdigest()
+    upload.seek(0)
+    return services.upload(
+        user=patient.owner,
+        entity=find_type("condition"),
+        entity_id=condition.pk,
+        patient_id=patient.pk,
+        upload=upload,
+        description=f"Scan {n}",
+        category="imaging",
+    )
+
+
 def make_records(kind: str, patient, count: int = 2) -> list:
     """`count` records of `kind` for `patient`, with every field we know how to fill; kinds
     of other maps come from their factories."""
@@ -328,6 +351,8 @@ def make_records(kind: str, patient, count: int = 2) -> list:
         return [_rich("medication", patient, n).practitioner.practice for n in range(count)]
     if kind == "pharmacy":
         return [_rich("medication", patient, n).pharmacy for n in range(count)]
+    if kind == "file":
+        return [_uploaded(patient, n) for n in range(count)]
     try:
         return [_rich(kind, patient, n) for n in range(count)]
     except LookupError:
@@ -342,7 +367,7 @@ def make_records(kind: str, patient, count: int = 2) -> list:
             for f in item.model._meta.concrete_fields
             if f.is_relation and f.related_model is parent_model
         )
-        return [factory(**{field: parent}) for _ in range(count)]
+        return [factory(patient=patient, **{field: parent}) for _ in range(count)]
     return [factory(patient=patient) for _ in range(count)]
 
 

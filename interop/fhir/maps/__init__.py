@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 from types import ModuleType
 
-from interop.fhir.maps import clinical, people
+from interop.fhir.maps import clinical, documents, family, observations, people
 from interop.fhir.maps.base import KIND_TAG_SYSTEM, ResourceMap
 
 
@@ -28,7 +28,14 @@ def _maps_in(module: ModuleType) -> list[ResourceMap]:
     return [cls() for cls in classes]
 
 
-REGISTRY: list[ResourceMap] = [*_maps_in(people), *_maps_in(clinical)]
+# Files last: they attach to records of any kind.
+REGISTRY: list[ResourceMap] = [
+    *_maps_in(people),
+    *_maps_in(clinical),
+    *_maps_in(observations),
+    *_maps_in(family),
+    *_maps_in(documents),
+]
 
 _BY_KIND = {m.kind: m for m in REGISTRY}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -96,6 +97,8 @@ class ImportContext:
     patient: Any
     user: Any
     dry_run: bool = False
+    # resolve(reference) -> the row a reference of the bundle became (any kind), or None.
+    resolve: Callable[[str], models.Model | None] | None = None
 
 
 class ResourceMap:
