@@ -234,6 +234,14 @@ def test_foreign_metric_vitals_are_converted():
         (
             {
                 "resourceType": "Observation",
+                "code": {"coding": [{"code": "85353-1"}]},
+                "hasMember": [{"reference": "Observation/hr"}],
+            },
+            "member Observations are read on their own",
+        ),
+        (
+            {
+                "resourceType": "Observation",
                 "code": {"coding": [{"code": "8867-4"}]},
                 "valueQuantity": {"value": 70, "code": "/min"},
             },

@@ -220,6 +220,11 @@ class VitalsMap(ObservationMap):
                 fields[vital.field] = value
                 if any(c.get("code") == "1558-6" for c in codings(concept)):  # fasting glucose
                     fields.setdefault("glucose_context", "fasting")
+        if not fields and resource.get("hasMember"):
+            raise CannotImport(
+                "a panel whose values are in hasMember: its member Observations are read "
+                "on their own"
+            )
         if not fields:
             codes = ", ".join(c.get("code", "?") for c in codings(resource.get("code")))
             raise CannotImport(
