@@ -36,18 +36,6 @@ from records.tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch):
-    """Our maps in the registry (documents name the resource type of the record a file is
-    attached to through it)."""
-    from interop.fhir import maps
-    from interop.fhir.maps import family, observations
-
-    for item in (*observations.MAPS, *family.MAPS, *documents.MAPS):
-        if item.kind not in maps._BY_KIND:
-            monkeypatch.setitem(maps._BY_KIND, item.kind, item)
-
-
 @pytest.fixture
 def ctx():
     return ExportContext(
@@ -521,22 +509,6 @@ def test_export_lists_live_files_of_visible_patients(ctx, uploaded, alice, bob, 
 # --- through the exporter and the importer -----------------------------------------------------
 
 
-@pytest.fixture
-def in_registry(monkeypatch):
-    """Our maps in the registry the exporter and the importer iterate, after the others (as
-    long as the registry does not list them itself)."""
-    from interop.fhir import importer, maps
-    from interop.fhir.maps import family, observations
-
-    saved = list(maps.REGISTRY)
-    for item in (*observations.MAPS, *family.MAPS, *documents.MAPS):
-        if all(m.kind != item.kind for m in maps.REGISTRY):
-            maps.REGISTRY.append(item)
-            monkeypatch.setitem(importer.ORDER, item.kind, len(maps.REGISTRY) - 1)
-    yield
-    maps.REGISTRY[:] = saved
-
-
 def _records_of_every_f2_kind(patient, uploaded):
     from records.tests.factories import (
         GaugeFactory,
@@ -616,7 +588,7 @@ F2_KINDS = {
 
 
 def test_every_kind_through_export_and_import(
-    in_registry, alice, alice_api, patient, fhir_export, fhir_import, uploaded
+    alice, alice_api, patient, fhir_export, fhir_import, uploaded
 ):
     from fhir.resources.R4B.bundle import Bundle
 
@@ -652,7 +624,7 @@ def test_every_kind_through_export_and_import(
 
 
 def test_a_lab_value_without_its_report_is_skipped_with_the_reason(
-    in_registry, alice, alice_api, patient, fhir_export, fhir_import
+    alice, alice_api, patient, fhir_export, fhir_import
 ):
     from records.tests.factories import LabTestComponentFactory, SymptomOccurrenceFactory
 
