@@ -639,3 +639,27 @@ def test_a_lab_value_without_its_report_is_skipped_with_the_reason(
     assert "lab_test_component" not in created
     # The symptom is an Observation too: its occurrence came with it.
     assert created.count("symptom") == created.count("symptom_occurrence") == 1
+
+
+def test_odd_shapes_are_refused_with_a_reason_or_read(ctx, uploaded):
+    from interop.tests.test_fhir_maps_obs import _mangled
+
+    member = FamilyMemberFactory(birth_date=date(1950, 1, 2))
+    FamilyConditionFactory(patient=member.patient, family_member=member, icd10_code="I10")
+    ctx.include_file_data = True
+    resources = [
+        (FamilyMemberMap(), exported(FamilyMemberMap(), member, ctx)),
+        (FileMap(), exported(FileMap(), uploaded(LabResultFactory()), ctx)),
+    ]
+    for fmap, resource in resources:
+        for key, odd in _mangled(resource):
+            try:
+                fmap.to_fields(odd)
+            except CannotImport as exc:
+                assert str(exc), (fmap.kind, key)
+        for element in resource.get("condition", []):
+            for key, odd in _mangled(element):
+                try:
+                    fmap.to_fields({**resource, "condition": [odd]})
+                except CannotImport as exc:
+                    assert str(exc), (fmap.kind, "condition", key)

@@ -704,3 +704,42 @@ def test_our_kinds_are_told_apart_by_tag(ctx):
     assert GaugeMap().claims(resource)
     for other in (VitalsMap(), LabTestComponentMap(), SymptomMap(), SymptomOccurrenceMap()):
         assert not other.claims(resource)
+
+
+# --- odd shapes ---------------------------------------------------------------------------------
+
+
+def _mangled(resource: dict):
+    """The resource with one element at a time replaced by a value of another shape."""
+    for key in resource:
+        if key == "resourceType":
+            continue
+        for odd in ("x", 7, [], ["x"], {"x": 1}, None, [{"reference": 5}]):
+            yield key, {**resource, key: odd}
+
+
+def _rich_resources(ctx):
+    from interop.fhir.maps import map_for_kind
+
+    symptom = SymptomFactory(first_occurrence_date=date(2024, 1, 1))
+    result = LabResultFactory(patient=symptom.patient, completed_date=date(2024, 2, 2))
+    rows = {
+        "vital": VitalsFactory(patient=symptom.patient, weight=150.0, notes="n"),
+        "lab_result": result,
+        "lab_test_component": LabTestComponentFactory(patient=result.patient, lab_result=result),
+        "symptom": symptom,
+        "symptom_occurrence": SymptomOccurrenceFactory(patient=symptom.patient, symptom=symptom),
+        "gauge": GaugeFactory(patient=symptom.patient),
+    }
+    return [
+        (map_for_kind(kind), exported(map_for_kind(kind), row, ctx)) for kind, row in rows.items()
+    ]
+
+
+def test_odd_shapes_are_refused_with_a_reason_or_read(ctx):
+    for fmap, resource in _rich_resources(ctx):
+        for key, odd in _mangled(resource):
+            try:
+                fmap.to_fields(odd)
+            except CannotImport as exc:
+                assert str(exc), (fmap.kind, key)
