@@ -70,8 +70,7 @@ def iter_resources(
     wanted = set(types) if types else None
     load_kept(ctx, patient)
     links = LinkExport(patient)
-    directory_models = {m.model for m in REGISTRY if _is_directory(m)}
-    referenced: dict[type[models.Model], set[int]] = links.directory_ids(directory_models)
+    referenced: dict[type[models.Model], set[int]] = links.referenced
 
     def note_links(model, rows_values):
         for attname, target in _directory_links(model):

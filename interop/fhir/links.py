@@ -56,6 +56,8 @@ class LinkExport:
     """The links of one patient, loaded once per link model, handed out per record."""
 
     def __init__(self, patient):
+        # Directory entries named by the links handed out so far: {model: {pk, …}}.
+        self.referenced: dict[type, set[int]] = {}
         self.rows: dict[tuple[type, int], list] = {}
         self.carried: dict[type, list[type]] = {}
         for link_model in link_models():
@@ -68,18 +70,6 @@ class LinkExport:
             for row in queryset:
                 key = (link_model, getattr(row, f"{first_side}_id"))
                 self.rows.setdefault(key, []).append(row)
-
-    def directory_ids(self, directory_models) -> dict[type, set[int]]:
-        """The directory entries the links point at (so the export includes them)."""
-        out: dict[type, set[int]] = {}
-        for rows in self.rows.values():
-            for row in rows:
-                for f in own_fields(type(row)):
-                    if f.is_relation and f.related_model in directory_models:
-                        pk = getattr(row, f.attname)
-                        if pk:
-                            out.setdefault(f.related_model, set()).add(pk)
-        return out
 
     def extensions(self, record, ctx: ExportContext) -> list[dict]:
         out = []
@@ -100,6 +90,7 @@ class LinkExport:
                         if value:
                             kind = _map_of(f.related_model).kind
                             parts.append({"url": f.name, "valueReference": ctx.ref(kind, value)})
+                            self.referenced.setdefault(f.related_model, set()).add(value)
                         continue
                     element = value_element(f, value)
                     if element:

@@ -10,10 +10,11 @@ from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from interop.fhir.maps import KIND_TAG_SYSTEM
+from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture
+from interop.fhir.maps import KIND_TAG_SYSTEM, REGISTRY, map_for_kind
 from interop.fhir.maps.clinical import MAPS as CLINICAL_MAPS
 from interop.fhir.maps.people import MAPS as PEOPLE_MAPS
-from interop.tests.conftest import fhir_url, make_records, read_bundle
+from interop.tests.conftest import ALL_KINDS, fhir_url, make_records, read_bundle
 from records.models import Medication
 from records.tests import factories as f
 
@@ -162,3 +163,21 @@ def test_every_resource_validates_with_fhir_resources(alice_api, patient, fhir_e
     for entry in bundle["entry"]:
         resource = entry["resource"]
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def test_filters_work_for_every_kind(alice_api, patient, fhir_export, request):
+    request.getfixturevalue("local_files_storage")
+    for kind in ALL_KINDS:
+        make_records(kind, patient, count=1)
+    everything = fhir_export(alice_api, patient.pk)
+    assert {k for k in ALL_KINDS if not map_for_kind(k).nested_in} <= set(kinds_of(everything))
+    later = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+    # Only the patient and the directory entries it points at (its physician).
+    assert set(kinds_of(fhir_export(alice_api, patient.pk, _since=later))) == {
+        "patient",
+        "practitioner",
+        "practice",
+    }
+    for resource_type in sorted({m.resource_type for m in REGISTRY}):
+        bundle = fhir_export(alice_api, patient.pk, _type=resource_type)
+        assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {resource_type}

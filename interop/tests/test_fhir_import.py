@@ -9,9 +9,15 @@ from django.apps import apps
 
 from adminops.models import ActivityLog
 from interop.models import ExternalIdentifier, ServerIdentity
-from interop.tests.conftest import fhir_url
+from interop.tests.conftest import fhir_url, make_records
 from patients.tests.factories import PatientFactory
-from records.models import Condition, Medication, Practitioner
+from records.models import (
+    Condition,
+    Medication,
+    Practitioner,
+    TreatmentEquipment,
+    TreatmentMedication,
+)
 from records.tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -437,3 +443,46 @@ def test_import_into_another_patient_is_a_copy(alice_api, alice, patient, fhir_e
     body = fhir_import(alice_api, target.pk, fhir_export(alice_api, patient.pk)).json()
     assert body["counts"]["created"] == 1
     assert Condition.objects.filter(condition_name="Copied").count() == 2
+
+
+def test_reference_by_our_identifier_finds_an_existing_record(alice_api, patient, fhir_import):
+    condition = f.ConditionFactory(patient=patient)
+    identifier = {"system": ServerIdentity.system(), "value": f"condition/{condition.pk}"}
+    procedure = {
+        "resourceType": "Procedure",
+        "status": "completed",
+        "code": {"text": "Biopsy"},
+        "performedDateTime": "2024-01-01",
+        "reasonReference": [{"identifier": identifier}],
+    }
+    body = fhir_import(alice_api, patient.pk, bundle_of(procedure)).json()
+    assert body["counts"]["created"] == 1
+    assert patient.records_procedure_set.get().condition == condition
+
+
+def test_reference_to_another_patients_record_is_not_followed(alice_api, patient, fhir_import):
+    foreign = f.ConditionFactory()
+    identifier = {"system": ServerIdentity.system(), "value": f"condition/{foreign.pk}"}
+    procedure = {
+        "resourceType": "Procedure",
+        "status": "completed",
+        "code": {"text": "Biopsy"},
+        "performedDateTime": "2024-01-01",
+        "reasonReference": [{"identifier": identifier}],
+    }
+    body = fhir_import(alice_api, patient.pk, bundle_of(procedure)).json()
+    assert body["counts"]["created"] == 1
+    assert body["created"][0]["warnings"]
+    assert patient.records_procedure_set.get().condition is None
+
+
+def test_links_are_made_once(alice_api, alice, patient, fhir_export, fhir_import):
+    make_records("treatment", patient, count=1)
+    target = PatientFactory(owner=alice)
+    bundle = fhir_export(alice_api, patient.pk)
+    for _ in range(2):
+        assert fhir_import(alice_api, target.pk, bundle).status_code == 200
+    assert TreatmentMedication.objects.filter(treatment__patient=target).count() == 1
+    assert TreatmentEquipment.objects.filter(treatment__patient=target).count() == 1
+    link = TreatmentMedication.objects.get(treatment__patient=target)
+    assert link.specific_dosage == "400 mg" and link.specific_pharmacy is not None

@@ -64,8 +64,9 @@ class Parsed:
 
     `fields`: model field values (plain values; no foreign keys to other records).
     `references`: FK field name → the FHIR reference string found in the resource (for
-        example {"lab_result": "urn:uuid:…"} or {"practitioner": "urn:uuid:…"}); the importer
-        resolves them to rows of the same import or already in the database.
+        example {"lab_result": "urn:uuid:…"} or {"practitioner": "urn:uuid:…"}), or the
+        Reference dict itself when it has only an identifier; the importer resolves them to
+        rows of the same import or already in the database.
     `children`: records that live inside this resource in FHIR but are rows of their own here
         (a FamilyMemberHistory's conditions): (map, Parsed) pairs, whose FK to this record is
         named by `parent_field` in their Parsed.
@@ -348,10 +349,13 @@ def notes_in(resource: dict) -> str:
     )
 
 
-def reference_of(value) -> str | None:
-    """The reference string of a Reference element (None when it has none)."""
+def reference_of(value) -> str | dict | None:
+    """What the importer resolves from a Reference element: its reference string, else the
+    Reference itself when it names its target by identifier only (None when neither)."""
     if isinstance(value, dict) and isinstance(value.get("reference"), str):
         return value["reference"]
+    if isinstance(value, dict) and isinstance(value.get("identifier"), dict):
+        return value
     return None
 
 
