@@ -19,10 +19,9 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, models, transaction
 
 from interop.fhir.links import links_in
-from interop.fhir.maps import REGISTRY
+from interop.fhir.maps import REGISTRY, map_for_resource
 from interop.fhir.maps.base import (
     FULL_URL_SYSTEM,
-    KIND_TAG_SYSTEM,
     RECORD_TAG_SYSTEM,
     CannotImport,
     ImportContext,
@@ -84,14 +83,6 @@ class Item:
 
 def _is_directory(item: ResourceMap) -> bool:
     return getattr(item, "directory", False)
-
-
-def _kind_tag(resource: dict) -> str | None:
-    tags = (resource.get("meta") or {}).get("tag") or []
-    found = [
-        t.get("code") for t in tags if isinstance(t, dict) and t.get("system") == KIND_TAG_SYSTEM
-    ]
-    return found[0] if found else None
 
 
 def _record_tags(resource: dict) -> list[str] | None:
@@ -167,12 +158,10 @@ class Importer:
                 continue
             for key in self._keys(item):
                 self.by_reference.setdefault(key, item)
-            tagged = _kind_tag(resource)
-            candidates = [m for m in REGISTRY if m.resource_type == resource.get("resourceType")]
-            if tagged:
-                chosen = next((m for m in candidates if m.kind == tagged), None)
-            else:
-                chosen = next((m for m in candidates if m.claims(resource)), None)
+            try:
+                chosen = map_for_resource(resource)
+            except READ_ERRORS:
+                chosen = None
             if chosen is None:
                 self.skip(item, f"No record type here takes a {resource.get('resourceType')}.")
                 continue

@@ -3,38 +3,16 @@
 
 from __future__ import annotations
 
-import inspect
-from types import ModuleType
-
 from interop.fhir.maps import clinical, documents, family, observations, people
 from interop.fhir.maps.base import KIND_TAG_SYSTEM, ResourceMap
 
-
-def _maps_in(module: ModuleType) -> list[ResourceMap]:
-    """A module's maps: its MAPS list, else an instance of every concrete ResourceMap class
-    it defines (in the order they are written)."""
-    if hasattr(module, "MAPS"):
-        return list(module.MAPS)
-    classes = [
-        value
-        for value in vars(module).values()
-        if inspect.isclass(value)
-        and issubclass(value, ResourceMap)
-        and value.__module__ == module.__name__
-        and isinstance(getattr(value, "kind", None), str)
-        and getattr(value, "model", None) is not None
-    ]
-    classes.sort(key=lambda cls: inspect.getsourcelines(cls)[1])
-    return [cls() for cls in classes]
-
-
-# Files last: they attach to records of any kind.
+# Each module lists its maps in MAPS. Files come last: they attach to records of any kind.
 REGISTRY: list[ResourceMap] = [
-    *_maps_in(people),
-    *_maps_in(clinical),
-    *_maps_in(observations),
-    *_maps_in(family),
-    *_maps_in(documents),
+    *people.MAPS,
+    *clinical.MAPS,
+    *observations.MAPS,
+    *family.MAPS,
+    *documents.MAPS,
 ]
 
 _BY_KIND = {m.kind: m for m in REGISTRY}
