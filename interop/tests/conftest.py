@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 
 import pytest
@@ -55,7 +56,7 @@ def fhir_import():
 # --- records with every field -----------------------------------------------------------------
 
 
-def _rich(kind: str, patient, n: int):
+def _rich(kind: str, patient, n: int, primary: bool = False):
     """A record of one of the patient/directory/clinical kinds with every field set."""
     doc = f.PractitionerFactory(name=f"Dr. Full {n}-{patient.pk}")
     if kind == "medication":
@@ -283,7 +284,7 @@ def _rich(kind: str, patient, n: int):
             effective_date=D(2024, 1, 1),
             expiration_date=D(2025, 1, 1),
             status="expired",
-            is_primary=n == 0,
+            is_primary=primary,
             coverage_details={"preventive_coverage": 100},
             contact_info={"phone": "+1 555 0199"},
             notes="Annual max 1500",
@@ -297,11 +298,15 @@ def _rich(kind: str, patient, n: int):
             secondary_phone="+1 555 0111",
             email="bob@example.com",
             address="2 Side Street",
-            is_primary=n == 0,
+            is_primary=primary,
             is_active=False,
             notes="Call after 6pm",
         )
     raise LookupError(kind)
+
+
+# Numbers that make names unique across calls (directory names are unique here).
+SERIAL = itertools.count()
 
 
 def _update_patient(patient) -> None:
@@ -345,16 +350,17 @@ def make_records(kind: str, patient, count: int = 2) -> list:
     if kind == "patient":
         _update_patient(patient)
         return [patient]
+    serials = [next(SERIAL) for _ in range(count)]
     if kind == "practitioner":
-        return [_rich("medication", patient, n).practitioner for n in range(count)]
+        return [_rich("medication", patient, n).practitioner for n in serials]
     if kind == "practice":
-        return [_rich("medication", patient, n).practitioner.practice for n in range(count)]
+        return [_rich("medication", patient, n).practitioner.practice for n in serials]
     if kind == "pharmacy":
-        return [_rich("medication", patient, n).pharmacy for n in range(count)]
+        return [_rich("medication", patient, n).pharmacy for n in serials]
     if kind == "file":
-        return [_uploaded(patient, n) for n in range(count)]
+        return [_uploaded(patient, n) for n in serials]
     try:
-        return [_rich(kind, patient, n) for n in range(count)]
+        return [_rich(kind, patient, n, primary=i == 0) for i, n in enumerate(serials)]
     except LookupError:
         pass
     item = map_for_kind(kind)
