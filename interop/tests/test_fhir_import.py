@@ -381,6 +381,8 @@ def test_foreign_bundle_imports_the_common_kinds(alice_api, patient, fhir_import
             },
         ],
     }
+    patient.blood_type, patient.height = "A+", 65
+    patient.save()
     response = fhir_import(alice_api, patient.pk, other)
     assert response.status_code == 200
     body = response.json()
@@ -411,6 +413,7 @@ def test_foreign_bundle_imports_the_common_kinds(alice_api, patient, fhir_import
     assert patient.records_encounter_set.get().reason == "Annual physical"
     patient.refresh_from_db()
     assert patient.address_details["city"] == "Springfield"
+    assert (patient.blood_type, patient.height) == ("A+", 65)  # not carried: kept
     assert patient.email == "a@example.org"
     assert fhir_import(alice_api, patient.pk, other).json()["counts"]["created"] == 0
 

@@ -164,9 +164,22 @@ class PatientMap(ResourceMap):
         }
         if to_date(resource.get("birthDate")):
             fields["birth_date"] = to_date(resource.get("birthDate"))
-        for key in ("first_name", "last_name"):
-            if not fields[key]:
-                del fields[key]  # keep the target patient's name rather than blank it
+        # The import updates an existing patient: a demographic the resource does not carry
+        # keeps its value (another system's Patient is often a name and a birth date only).
+        carried = {
+            "first_name": bool(fields["first_name"]),
+            "last_name": bool(fields["last_name"]),
+            "gender": "gender" in resource,
+            "phone_number": bool(resource.get("telecom")),
+            "email": bool(resource.get("telecom")),
+            "address": bool(resource.get("address")),
+            "address_details": bool(resource.get("address")),
+            **{
+                name: self.ext_value(resource, name) is not None
+                for name in ("blood_type", *self.extras)
+            },
+        }
+        fields = {k: v for k, v in fields.items() if carried.get(k, True)}
         parsed = Parsed(fields=fields)
         physician = reference_of(first(resource.get("generalPractitioner")))
         if physician:
