@@ -321,7 +321,8 @@ class Importer:
                     seen_patient = True
                 self.apply(item)
             for item in ordered:
-                if item.row is not None and item.row.pk is not None:
+                written = item.outcome in ("created", "updated") or item.reason == "unchanged"
+                if written and item.row is not None and item.row.pk is not None:
                     self.apply_links(item)
             if self.dry_run:
                 transaction.set_rollback(True)
@@ -518,6 +519,7 @@ class Importer:
                 **{first_side: row, second_side: target}
             ).first() or link_model(**{first_side: row, second_side: target})
             changed = link.pk is None
+            before = None if link.pk is None else model_snapshot(link)
             for name, value in values.items():
                 model_field = link_model._meta.get_field(name)
                 if model_field.is_relation:
@@ -534,6 +536,8 @@ class Importer:
                 with transaction.atomic():
                     link.full_clean()
                     link.save()
+                action = RecordAction.CREATED if before is None else RecordAction.UPDATED
+                self.announcements.append((link, action, before, model_snapshot(link)))
             except ValidationError as exc:
                 item.warnings.append(f"{label}: {_messages(exc)}; left out.")
             except (IntegrityError, DatabaseError) as exc:

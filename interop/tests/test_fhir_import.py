@@ -8,11 +8,13 @@ import pytest
 from django.apps import apps
 
 from adminops.models import ActivityLog
+from adminops.services import entity_type_of
 from interop.models import ExternalIdentifier, ServerIdentity
 from interop.tests.conftest import fhir_url, make_records
 from patients.tests.factories import PatientFactory
 from records.models import (
     Condition,
+    ConditionMedication,
     Medication,
     Practitioner,
     TreatmentEquipment,
@@ -489,3 +491,16 @@ def test_links_are_made_once(alice_api, alice, patient, fhir_export, fhir_import
     assert TreatmentEquipment.objects.filter(treatment__patient=target).count() == 1
     link = TreatmentMedication.objects.get(treatment__patient=target)
     assert link.specific_dosage == "400 mg" and link.specific_pharmacy is not None
+
+
+def test_links_are_announced(
+    alice_api, alice, patient, fhir_export, fhir_import, django_capture_on_commit_callbacks
+):
+    make_records("condition", patient, count=1)
+    target = PatientFactory(owner=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        fhir_import(alice_api, target.pk, fhir_export(alice_api, patient.pk))
+    link = ConditionMedication.objects.get(condition__patient=target)
+    assert ActivityLog.objects.filter(
+        entity_type=entity_type_of(ConditionMedication), entity_id=link.pk, action="created"
+    ).exists()
