@@ -86,7 +86,8 @@ def _is_directory(item: ResourceMap) -> bool:
 
 
 def _record_tags(resource: dict) -> list[str] | None:
-    tags = (resource.get("meta") or {}).get("tag") or []
+    meta = resource.get("meta")
+    tags = meta.get("tag") if isinstance(meta, dict) else []
     if not isinstance(tags, list):
         return None
     return [
@@ -98,7 +99,8 @@ def _record_tags(resource: dict) -> list[str] | None:
 
 def _identifiers(resource: dict) -> list[tuple[str, str]]:
     out = []
-    for identifier in resource.get("identifier") or ():
+    identifiers = resource.get("identifier")
+    for identifier in identifiers if isinstance(identifiers, list) else ():
         if isinstance(identifier, dict):
             system, value = identifier.get("system"), identifier.get("value")
             if isinstance(system, str) and isinstance(value, str) and system and value:
@@ -333,7 +335,11 @@ class Importer:
 
     def apply(self, item: Item) -> None:
         item_map, parsed = item.map, item.parsed
-        existing = self.match(item)
+        try:
+            existing = self.match(item)
+        except READ_ERRORS as exc:
+            self.skip(item, f"The resource could not be read ({type(exc).__name__}: {exc}).")
+            return
         if existing is not None and _is_directory(item_map):
             item.row = existing
             self.skip(item, "Directory entry already here (matched by name; not changed).")

@@ -9,8 +9,9 @@ from django.apps import apps
 
 from adminops.models import ActivityLog
 from adminops.services import entity_type_of
+from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture
 from interop.models import ExternalIdentifier, ServerIdentity
-from interop.tests.conftest import fhir_url, make_records
+from interop.tests.conftest import ALL_KINDS, fhir_url, make_records
 from patients.tests.factories import PatientFactory
 from records.models import (
     Condition,
@@ -504,3 +505,30 @@ def test_links_are_announced(
     assert ActivityLog.objects.filter(
         entity_type=entity_type_of(ConditionMedication), entity_id=link.pk, action="created"
     ).exists()
+
+
+JUNK = [None, 7, "x", [], {}, [1, "a"], {"a": {"b": 1}}, [{"text": 5}], True]
+
+
+@pytest.mark.parametrize("junk", JUNK, ids=repr)
+def test_junk_in_any_element_is_never_a_500(
+    alice_api, alice, patient, fhir_export, fhir_import, junk, request
+):
+    """Every element of every kind's resource replaced, one at a time, by junk."""
+    request.getfixturevalue("local_files_storage")
+    for kind in ALL_KINDS:
+        make_records(kind, patient, count=1)
+    exported = fhir_export(alice_api, patient.pk, include_file_data="true")
+    entries = []
+    for number, entry in enumerate(exported["entry"]):
+        resource = entry["resource"]
+        for key in resource:
+            if key == "resourceType":
+                continue
+            broken = {**resource, key: junk}
+            entries.append({"fullUrl": f"urn:uuid:junk-{number}-{key}", "resource": broken})
+    target = PatientFactory(owner=alice)
+    response = fhir_import(
+        alice_api, target.pk, {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    )
+    assert response.status_code == 200, response.content[:500]
