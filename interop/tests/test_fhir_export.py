@@ -176,3 +176,23 @@ def test_filters_work_for_every_kind(alice_api, patient, fhir_export, request):
     for resource_type in sorted({m.resource_type for m in REGISTRY}):
         bundle = fhir_export(alice_api, patient.pk, _type=resource_type)
         assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {resource_type}
+
+
+def test_bundle_of_every_kind_validates(alice_api, patient, fhir_export, request):
+    """Every kind at once, links between records included (their extensions are added by the
+    exporter to any kind's resource)."""
+    request.getfixturevalue("local_files_storage")
+    for kind in ALL_KINDS:
+        make_records(kind, patient, count=2)
+    bundle = fhir_export(alice_api, patient.pk, include_file_data="true")
+    Bundle.model_validate(bundle)
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    links = [
+        e["url"]
+        for entry in bundle["entry"]
+        for e in entry["resource"].get("extension", [])
+        if e["url"].startswith("urn:medikeep:link:")
+    ]
+    assert "urn:medikeep:link:treatmentmedication" in links
