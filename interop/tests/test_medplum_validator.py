@@ -15,7 +15,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from django.urls import Resolver404, resolve
 
 from files.tests.helpers import PDF, factory_for, upload_of
 from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture, found by name
@@ -273,14 +272,6 @@ def test_unreadable_input_is_not_a_validation_failure(tmp_path):
 # --- our real exports ----------------------------------------------------------------------
 
 
-def _route_exists(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
-
-
 @pytest.fixture
 def full_patient(shared_patient, alice_api, local_files_storage):  # noqa: F811 - the fixture
     """Alice's patient with a record of every kind, directory entries and an attached file."""
@@ -346,15 +337,20 @@ def test_full_export_passes_medplum(tmp_path, alice_api, full_patient, file_data
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_emergency_summary_document_passes_medplum(tmp_path, alice_api, full_patient):
-    path = f"/api/v1/patients/{full_patient.pk}/emergency-summary/fhir"
-    if not _route_exists(path):
-        pytest.skip("waiting for GET /api/v1/patients/{id}/emergency-summary/fhir")
-    response = alice_api.get(path)
+def test_emergency_summary_documents_pass_medplum(tmp_path, alice_api, anon, full_patient):
+    """The owner's emergency-summary document and the one behind a share link."""
+    response = alice_api.get(f"/api/v1/patients/{full_patient.pk}/emergency-summary/fhir")
     assert response.status_code == 200, _body(response)[:2000]
-    document = json.loads(_body(response))
-    assert document["type"] == "document"
+    owners = json.loads(_body(response))
+    link = alice_api.post(f"/api/v1/patients/{full_patient.pk}/emergency-links", {}, format="json")
+    assert link.status_code in (200, 201), link.content
+    public = anon.get(f"/api/v1/emergency/{link.json()['token']}/fhir")
+    assert public.status_code == 200, _body(public)[:2000]
+    shared = json.loads(_body(public))
+    for document in (owners, shared):
+        assert document["type"] == "document"
+        assert document["entry"][0]["resource"]["resourceType"] == "Composition"
 
-    result = run_validator(tmp_path, document)
+    result = run_validator(tmp_path, owners, shared)
 
     assert result.returncode == 0, result.stdout + result.stderr
