@@ -8,6 +8,7 @@ import itertools
 import json
 
 import pytest
+from django.apps import apps
 
 from files.tests.helpers import factory_for
 from interop.fhir.maps import REGISTRY, map_for_kind
@@ -30,6 +31,15 @@ def fhir_url(patient_id: int) -> str:
 def read_bundle(response) -> dict:
     assert response.status_code == 200, getattr(response, "data", response)
     return json.loads(b"".join(response.streaming_content))
+
+
+def row_counts() -> dict[str, int]:
+    """Rows per model of the apps an import may write to (a dry run must leave them)."""
+    return {
+        model._meta.label: model._default_manager.count()
+        for model in apps.get_models()
+        if model._meta.app_label in ("records", "patients", "interop", "files", "adminops")
+    }
 
 
 @pytest.fixture

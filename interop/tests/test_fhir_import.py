@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.apps import apps
 
 from adminops.models import ActivityLog
 from adminops.services import entity_type_of
 from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture
 from interop.models import ExternalIdentifier, ServerIdentity
-from interop.tests.conftest import ALL_KINDS, fhir_url, make_records
+from interop.tests.conftest import ALL_KINDS, fhir_url, make_records, row_counts
 from patients.tests.factories import PatientFactory
 from records.models import (
     Condition,
@@ -38,14 +37,6 @@ def bundle_of(*resources, kind="collection"):
 
 
 CONDITION = {"resourceType": "Condition", "code": {"text": "Asthma"}}
-
-
-def row_counts() -> dict[str, int]:
-    return {
-        model._meta.label: model._default_manager.count()
-        for model in apps.get_models()
-        if model._meta.app_label in ("records", "patients", "interop", "files", "adminops")
-    }
 
 
 def test_anonymous_is_refused(anon, patient, fhir_import):

@@ -12,7 +12,8 @@ from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture
 from interop.fhir.links import link_models
 from interop.fhir.maps import map_for_kind
 from interop.fhir.maps.base import KIND_TAG_SYSTEM, RECORD_TAG_SYSTEM
-from interop.tests.conftest import ALL_KINDS, make_records
+from interop.models import ServerIdentity
+from interop.tests.conftest import ALL_KINDS, make_records, row_counts
 from patients.tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,9 +137,14 @@ def test_round_trip(alice, alice_api, patient, fhir_export, fhir_import, kind, r
     assert any(_kind(e["resource"]) == carrier for e in exported["entry"]), kind
 
     empty = PatientFactory(owner=alice, first_name="Empty", last_name="Patient", gender="")
+    ServerIdentity.system()
+    before = row_counts()
+    dry = fhir_import(alice_api, empty.pk, exported, dry_run=True).json()
+    assert row_counts() == before  # the dry run wrote nothing
     response = fhir_import(alice_api, empty.pk, exported)
     assert response.status_code == 200, response.json()
     body = response.json()
+    assert body["counts"] == dry["counts"]  # and it said what the import did
     problems = [
         item
         for item in body["skipped"]
