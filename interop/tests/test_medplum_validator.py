@@ -18,7 +18,8 @@ import pytest
 
 from files.tests.helpers import PDF, factory_for, upload_of
 from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture, found by name
-from patients.models import record_models
+from patients.models import Patient, record_models
+from patients.tests.factories import PatientFactory
 from records.models import Encounter, Medication, Vitals
 from records.tests.factories import PharmacyFactory, PractitionerFactory
 
@@ -352,5 +353,40 @@ def test_emergency_summary_documents_pass_medplum(tmp_path, alice_api, anon, ful
         assert document["entry"][0]["resource"]["resourceType"] == "Composition"
 
     result = run_validator(tmp_path, owners, shared)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _choices(model) -> list[tuple[str, list]]:
+    """(field name, its stored values) of each plain field of `model` that has choices."""
+    return [
+        (f.name, [value for value, _ in f.flatchoices if value not in ("", None)])
+        for f in model._meta.concrete_fields
+        if f.choices and not f.is_relation
+    ]
+
+
+def test_every_coded_value_exports_valid_fhir(tmp_path, alice, alice_api, full_patient):
+    """Statuses, severities, genders … are where a mapping most easily leaves FHIR's required
+    value sets (which fhir.resources does not check): a record for every choice of every
+    coded field, and patients covering every gender and blood type."""
+    for model in record_models():
+        for name, values in _choices(model):
+            for value in values:
+                factory_for(model)(patient=full_patient, **{name: value})
+    patients = [full_patient]
+    columns = dict(_choices(Patient))
+    rows = max(len(values) for values in columns.values())
+    for i in range(rows):
+        fields = {name: values[i % len(values)] for name, values in columns.items()}
+        patients.append(PatientFactory(owner=alice, **fields))
+
+    documents = []
+    for patient in patients:
+        response = alice_api.get(f"/api/v1/patients/{patient.pk}/fhir")
+        assert response.status_code == 200, _body(response)[:2000]
+        documents.append(json.loads(_body(response)))
+
+    result = run_validator(tmp_path, *documents)
 
     assert result.returncode == 0, result.stdout + result.stderr
