@@ -12,6 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 
 from files.tests.s3server import local_files_storage  # noqa: F401 - a fixture
 from interop.fhir.maps import KIND_TAG_SYSTEM, REGISTRY, map_for_kind
+from interop.fhir.maps.care import MAPS as CARE_MAPS
 from interop.fhir.maps.clinical import MAPS as CLINICAL_MAPS
 from interop.fhir.maps.people import MAPS as PEOPLE_MAPS
 from interop.tests.conftest import ALL_KINDS, fhir_url, make_records, read_bundle
@@ -20,7 +21,7 @@ from records.tests import factories as f
 
 pytestmark = pytest.mark.django_db
 
-OUR_KINDS = [m.kind for m in (*PEOPLE_MAPS, *CLINICAL_MAPS)]
+OUR_KINDS = [m.kind for m in (*PEOPLE_MAPS, *CLINICAL_MAPS, *CARE_MAPS)]
 
 
 def kinds_of(bundle: dict) -> list[str]:

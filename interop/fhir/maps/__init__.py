@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from interop.fhir.maps import clinical, documents, family, observations, people
+from interop.fhir.maps import care, clinical, documents, family, observations, people
 from interop.fhir.maps.base import KIND_TAG_SYSTEM, ResourceMap
 
 # Each module lists its maps in MAPS. Files come last: they attach to records of any kind.
 REGISTRY: list[ResourceMap] = [
     *people.MAPS,
     *clinical.MAPS,
+    *care.MAPS,
     *observations.MAPS,
     *family.MAPS,
     *documents.MAPS,
