@@ -12,6 +12,7 @@ skipped with the reason; nothing is half imported.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,6 +310,32 @@ class Importer:
     # --- applying -----------------------------------------------------------------------------
 
     def run(self) -> dict:
+        try:
+            return self._run()
+        except BaseException:
+            self._drop_stored(0)  # the rows naming them are gone with the transaction
+            raise
+
+    def _drop_stored(self, since: int) -> None:
+        """Delete bytes hooks wrote (ictx.stored[since:]) whose rows were rolled back."""
+        from files import storage
+
+        for name in self.ictx.stored[since:]:
+            storage.delete(name)
+        del self.ictx.stored[since:]
+
+    @contextmanager
+    def _savepoint(self):
+        """One item's writes: rolled back together, with any bytes its hooks stored."""
+        mark = len(self.ictx.stored)
+        try:
+            with transaction.atomic():
+                yield
+        except BaseException:
+            self._drop_stored(mark)
+            raise
+
+    def _run(self) -> dict:
         with transaction.atomic():
             ordered = sorted(
                 (i for i in self.items if i.map is not None and i.outcome != "skipped"),
@@ -345,7 +372,7 @@ class Importer:
             self.skip(item, "Directory entry already here (matched by name; not changed).")
             return
         try:
-            with transaction.atomic():
+            with self._savepoint():
                 self._write(item, existing)
         except CannotImport as exc:
             item.row = None if existing is None else existing
@@ -491,7 +518,7 @@ class Importer:
             except (*READ_ERRORS, ValidationError, DatabaseError):
                 existing = None
         try:
-            with transaction.atomic():
+            with self._savepoint():
                 if fk:
                     sub.owner = (fk, parent)
                 self._write(sub, existing)

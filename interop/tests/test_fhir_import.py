@@ -523,3 +523,41 @@ def test_junk_in_any_element_is_never_a_500(
         alice_api, target.pk, {"resourceType": "Bundle", "type": "collection", "entry": entries}
     )
     assert response.status_code == 200, response.content[:500]
+
+
+def test_bytes_of_an_import_that_fails_are_removed(
+    alice,
+    patient,
+    local_files_storage,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+):
+    """A crash after a file's bytes were stored rolls the rows back and takes the bytes too."""
+    from rest_framework.test import APIClient
+
+    from files import storage
+    from files.models import EntityFile
+    from interop.fhir.importer import Importer, import_bundle
+
+    make_records("file", patient, 1)
+    client = APIClient()
+    client.force_authenticate(alice)
+    bundle = json.loads(
+        b"".join(client.get(fhir_url(patient.pk), {"include_file_data": "true"}).streaming_content)
+    )
+    target = PatientFactory(owner=alice)
+    names_before = set(storage.all_names())
+
+    def crash(self, item):
+        raise RuntimeError("the worker died")
+
+    monkeypatch.setattr(Importer, "apply_links", crash)
+    with pytest.raises(RuntimeError):
+        import_bundle(bundle, user=alice, patient=target)
+    assert len(set(storage.all_names())) > 0
+    assert set(storage.all_names()) == names_before
+    assert not EntityFile.objects.filter(patient=target).exists()
+    # Without the crash the same bundle stores the file once.
+    monkeypatch.undo()
+    import_bundle(bundle, user=alice, patient=target)
+    assert EntityFile.objects.filter(patient=target).count() == 1
+    assert len(set(storage.all_names())) == len(names_before) + 1

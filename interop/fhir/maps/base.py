@@ -100,6 +100,8 @@ class ImportContext:
     dry_run: bool = False
     # resolve(reference) -> the row a reference of the bundle became (any kind), or None.
     resolve: Callable[[str], models.Model | None] | None = None
+    # Storage names a hook wrote; the importer deletes them again if their rows roll back.
+    stored: list[str] = field(default_factory=list)
 
 
 class ResourceMap:

@@ -242,9 +242,10 @@ class FileMap(ResourceMap):
             return
         if ictx.dry_run:
             return  # the dry run writes no bytes (and so no row that would name them)
-        # As files.services.upload: bytes first, then the row; no row, no bytes. (Bytes of
-        # an import rolled back later stay as an orphan object, which the storage check lists.)
+        # As files.services.upload: bytes first, then the row; no row, no bytes. The importer
+        # deletes what is listed in ictx.stored if the import rolls back later.
         instance.stored_name = storage.save(instance.stored_name, upload)
+        ictx.stored.append(instance.stored_name)
         try:
             instance.save()
         except BaseException:
