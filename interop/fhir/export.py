@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from interop.fhir.links import LinkExport
@@ -84,7 +85,7 @@ def iter_resources(
             continue
         queryset = item.queryset(item.records(patient, user))
         if since is not None and item.kind != "patient":
-            queryset = queryset.filter(updated_at__gte=since)
+            queryset = queryset.filter(_changed_since(item.model, since))
         if wanted is not None and item.resource_type not in wanted:
             # Still follow the links, so the directory entries they name can be exported.
             if _directory_links(item.model):
@@ -118,6 +119,24 @@ def iter_resources(
             continue
         for record in rows:
             yield item.to_resource(record, ctx)
+
+
+def _changed_since(model, since) -> Q:
+    """Rows changed at or after `since`, or whose child rows were (a family member whose
+    condition changed, a report with a new component): a parent's resource carries or lists
+    its children, so it must come with them."""
+    changed = Q(updated_at__gte=since)
+    for child in REGISTRY:
+        if _is_directory(child) or child.model is model:
+            continue
+        for field in child.model._meta.concrete_fields:
+            if field.is_relation and field.related_model is model:
+                changed |= Q(
+                    pk__in=child.model._default_manager.filter(updated_at__gte=since).values(
+                        field.attname
+                    )
+                )
+    return changed
 
 
 def bundle_chunks(resources: Iterable[dict], *, bundle_id: str | None = None) -> Iterator[bytes]:

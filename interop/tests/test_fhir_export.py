@@ -118,6 +118,33 @@ def test_since_filter(alice_api, patient, fhir_export):
     assert len(kinds_of(fhir_export(alice_api, patient.pk, _since=moment))) == 3
 
 
+def test_since_brings_a_parent_whose_child_changed(alice_api, patient, fhir_export):
+    """A family member whose condition changed, a lab report with a new component: the parent
+    carries or lists its children, so it comes along; untouched parents stay out."""
+    long_ago = timezone.now() - datetime.timedelta(days=30)
+    member = f.FamilyMemberFactory(patient=patient)
+    condition = f.FamilyConditionFactory(patient=patient, family_member=member)
+    quiet_member = f.FamilyMemberFactory(patient=patient)
+    report = f.LabResultFactory(patient=patient)
+    quiet_report = f.LabResultFactory(patient=patient)
+    for row in (member, condition, quiet_member, report, quiet_report):
+        type(row).objects.filter(pk=row.pk).update(updated_at=long_ago)
+    type(condition).objects.filter(pk=condition.pk).update(updated_at=timezone.now())
+    component = f.LabTestComponentFactory(patient=patient, lab_result=report)
+    since = (timezone.now() - datetime.timedelta(days=1)).isoformat()
+    bundle = fhir_export(alice_api, patient.pk, _since=since)
+    ours = [
+        e["resource"]["identifier"][0]["value"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] != "Patient"
+    ]
+    assert f"family_member/{member.pk}" in ours
+    assert f"lab_result/{report.pk}" in ours
+    assert f"lab_test_component/{component.pk}" in ours
+    assert f"family_member/{quiet_member.pk}" not in ours
+    assert f"lab_result/{quiet_report.pk}" not in ours
+
+
 @pytest.mark.parametrize("value", ["yesterday", "2024-13-40", "2024-01-01T99:00"])
 def test_bad_since_is_422(alice_api, patient, value):
     response = alice_api.get(fhir_url(patient.pk), {"_since": value})
