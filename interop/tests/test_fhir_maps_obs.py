@@ -14,14 +14,9 @@ from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
 from interop.fhir.maps.base import CannotImport, ExportContext
-from interop.fhir.maps.observations import (
-    GaugeMap,
-    LabResultMap,
-    LabTestComponentMap,
-    SymptomMap,
-    SymptomOccurrenceMap,
-    VitalsMap,
-)
+from interop.fhir.maps.labs import LabResultMap, LabTestComponentMap
+from interop.fhir.maps.observations import VitalsMap
+from interop.fhir.maps.symptoms import GaugeMap, SymptomMap, SymptomOccurrenceMap
 from records.models import LabTestComponent
 from records.tests.factories import (
     GaugeFactory,

@@ -3,7 +3,16 @@
 
 from __future__ import annotations
 
-from interop.fhir.maps import care, clinical, documents, family, observations, people
+from interop.fhir.maps import (
+    care,
+    clinical,
+    documents,
+    family,
+    labs,
+    observations,
+    people,
+    symptoms,
+)
 from interop.fhir.maps.base import KIND_TAG_SYSTEM, ResourceMap
 
 # Each module lists its maps in MAPS. Files come last: they attach to records of any kind.
@@ -12,6 +21,8 @@ REGISTRY: list[ResourceMap] = [
     *clinical.MAPS,
     *care.MAPS,
     *observations.MAPS,
+    *labs.MAPS,
+    *symptoms.MAPS,
     *family.MAPS,
     *documents.MAPS,
 ]
