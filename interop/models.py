@@ -85,7 +85,7 @@ class EmergencyLinkAccess(models.Model):
     accessed_at = models.DateTimeField(auto_now_add=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=255, blank=True, default="")
-    format = models.CharField(max_length=10, help_text="What was read: page, pdf or fhir.")
+    format = models.CharField(max_length=10, help_text="What was read: page, json, pdf or fhir.")
 
     class Meta:
         ordering = ["-accessed_at", "-id"]
