@@ -10,6 +10,9 @@ Rules (DESIGN.md §3), each with its reason:
   belongs to it, and the trash keeps a mistaken delete restorable. FULL also manages the
   photo and may invite others at VIEW or EDIT: never above its own level, so a grant can
   never grow by being passed on.
+- Emergency links (interop/) hand the patient's summary to someone without an account, so
+  making, listing and revoking them, and reading who opened them, need FULL, the level that
+  may invite others; a link also stops working when its maker no longer holds FULL.
 - Only the owner deletes the patient, revokes or changes other people's shares or transfers
   the record: those end or alter other people's access, which no grantee may decide. For the
   same reason only the owner sees whom the patient is shared with.
@@ -56,6 +59,10 @@ class Level(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
+
+
+# Handing the summary to someone without an account (the rule in the module docstring).
+EMERGENCY_LINK_LEVEL = Level.FULL
 
 
 def _accessible_queryset(user_id: int, level: Level, moment: datetime) -> QuerySet:

@@ -31,15 +31,12 @@ from interop.models import EmergencyLink, EmergencyLinkAccess
 from medikeep.api.pagination import skip_limit
 from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
-from patients.access import Level, require_patient_access
+from patients.access import EMERGENCY_LINK_LEVEL, Level, require_patient_access
 
 TAGS = ["emergency"]
 FHIR_JSON = "application/fhir+json"
-# Creating a link hands the patient's data to someone without an account, and listing,
-# revoking and reading a link's accesses manage that hand-out: FULL, the level that may also
-# invite others (patients/access.py). VIEW and EDIT holders can read the summary themselves
-# but not pass it on. (The rule lives here because access.py is not this area's file.)
-LINK_LEVEL = Level.FULL
+# Making, listing and revoking links and reading their accesses: the rule is in access.py.
+LINK_LEVEL = EMERGENCY_LINK_LEVEL
 PUBLIC_HEADERS = service.PUBLIC_HEADERS
 PUBLIC_SCOPE = service.PUBLIC_SCOPE
 ACCESS_LIMIT, ACCESS_MAX = 100, 500

@@ -24,7 +24,7 @@ from rest_framework.exceptions import NotFound
 
 from interop.models import EmergencyLink, EmergencyLinkAccess
 from medikeep.middleware import client_ip
-from patients.access import Level, can_access
+from patients.access import EMERGENCY_LINK_LEVEL, can_access
 
 DEFAULT_HOURS = 72
 MAX_HOURS = 720  # 30 days: a link for a trip or a stay, not a standing public copy
@@ -109,7 +109,7 @@ def maker_may_share(link: EmergencyLink, makers: dict[int, bool] | None = None) 
         return False
     if makers is not None and link.created_by_id in makers:
         return makers[link.created_by_id]
-    allowed = can_access(link.created_by, link.patient_id, Level.FULL)
+    allowed = can_access(link.created_by, link.patient_id, EMERGENCY_LINK_LEVEL)
     if makers is not None:
         makers[link.created_by_id] = allowed
     return allowed
