@@ -28,17 +28,21 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import DatabaseError, transaction
 from rest_framework import status
+from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from files import storage
 from files.entity_types import find_type
 from files.models import StorageBackend, SyncStatus
+from files.uploads import check_upload, clean_file_name
 from interop.archive import tables as t
 from interop.archive.export import FORMAT, MANIFEST, VERSION
 from interop.models import ExternalIdentifier, ServerIdentity
 from medikeep.api.exceptions import ApiError, ConflictError, PayloadTooLarge
 from notifications.channels import store_config
+from patients import photos
 from patients.models import record_models
 from records.reference import DirectoryModel
 
@@ -64,6 +68,14 @@ class InvalidArchive(ApiError):
 
 class ArchiveAlreadyImported(ConflictError):
     default_detail = "This archive has already been imported into this account."
+
+
+def _reason(exc) -> str:
+    """The message of a refused upload, without the field structure around it."""
+    detail = getattr(exc, "detail", None) or getattr(exc, "messages", None) or str(exc)
+    while isinstance(detail, dict | list) and detail:
+        detail = next(iter(detail.values())) if isinstance(detail, dict) else detail[0]
+    return str(detail)
 
 
 # --- checking ------------------------------------------------------------------------------
@@ -379,8 +391,21 @@ class _Run:
     def _role_photo(self, table, row, values):
         model = table.model
         obj = model(**{k: v for k, v in values.items() if k != "file"})
+        # Photos are stored as the JPEGs the server drew: the member must be one (Pillow
+        # reads it through), within the photo size limit, or it is left out.
+        member = self.archive.zf.getinfo(row["_member"])
         with self.archive.open_member(row["_member"]) as handle:
-            obj.file.save("photo.jpg", File(handle), save=False)
+            content = handle.read(photos.MAX_PHOTO_BYTES + 1)
+        upload = ContentFile(content, name="photo.jpg")
+        try:
+            photos.check_size(upload)
+            if photos.check_image(upload) != "JPEG":
+                raise DjangoValidationError("The photo is not a JPEG image.")
+        except (ApiError, DjangoValidationError) as exc:
+            self.notes.append(f"Photo {row['id']} was left out: {_reason(exc)}")
+            return None
+        obj.file.save("photo.jpg", upload, save=False)
+        obj.file_size, obj.mime_type = member.file_size, "image/jpeg"
         self.written.append((obj.file.storage, obj.file.name))
         return self._save(model, values, obj)
 
@@ -391,12 +416,27 @@ class _Run:
         if new_entity is None:
             self.notes.append(f"File {row['id']} names a record that did not come along.")
             return None
-        extension = (values.get("file_name") or "").rsplit(".", 1)
-        suffix = f".{extension[1].lower()[:10]}" if len(extension) == 2 else ""
+        # An archive is an upload: its files pass the checks every upload passes (size,
+        # extension, content sniffed against it), and what the archive's row says about the
+        # name, type and hash is replaced by what the bytes show.
+        file_name = clean_file_name(values.get("file_name") or "")
+        member = self.archive.zf.getinfo(row["_member"])
         with self.archive.open_member(row["_member"]) as handle:
-            stored = storage.save(f"{entity.name}/{uuid.uuid4().hex}{suffix}", File(handle))
+            upload = File(handle, name=file_name)
+            upload.size = member.file_size
+            try:
+                extension, mime = check_upload(upload, file_name)
+            except (ApiError, DRFValidationError) as exc:
+                self.notes.append(f"File {row['id']} ({file_name}) was left out: {_reason(exc)}")
+                return None
+            upload.seek(0)
+            stored = storage.save(f"{entity.name}/{uuid.uuid4().hex}.{extension}", upload)
         self.written.append((storage.file_storage(), stored))
         values.update(
+            file_name=file_name,
+            file_type=mime,
+            file_size=member.file_size,
+            sha256=self.archive.manifest["members"][row["_member"]]["sha256"],
             entity_id=new_entity,
             stored_name=stored,
             storage_backend=StorageBackend.LOCAL,

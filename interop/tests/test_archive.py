@@ -319,3 +319,46 @@ def test_the_commands(alice, tmp_path):
         call_command("import_account", str(tmp_path / "bad.zip"), "--username", "x")
     with pytest.raises(CommandError, match="already been imported"):
         call_command("import_account", str(target), "--username", "newalice")
+
+
+def _swap_member(data: bytes, prefix: str, content: bytes) -> bytes:
+    """The archive with the first member under `prefix` replaced, its manifest entry made to
+    match (what someone rewriting an archive would do: the checksums then pass)."""
+    import hashlib
+
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        target = next(n for n in src.namelist() if n.startswith(prefix))
+        manifest = json.loads(src.read("manifest.json"))
+        manifest["members"][target] = {
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "size": len(content),
+        }
+
+    def change(name, body):
+        if name == target:
+            return content
+        return json.dumps(manifest).encode() if name == "manifest.json" else body
+
+    return _rezip(data, change)
+
+
+@pytest.mark.django_db
+def test_archive_files_pass_the_upload_checks(alice):
+    """A page of HTML under a .pdf name, or a photo that is no image, is left out with a note;
+    the rest of the account comes in, and the file's type is what its bytes show."""
+    build_account(alice, patients=1)
+    data = _swap_member(export_bytes(alice), "files/", b"<html><script>alert(1)</script></html>")
+    data = _swap_member(data, "photos/", b"not an image at all")
+    answer = run_import(data, username="checked", email="checked@example.org")
+    notes = " ".join(answer["notes"])
+    assert "was left out" in notes and "does not match" in notes
+    assert "Photo" in notes
+    user = answer["user"]["id"]
+    kept = EntityFile.objects.filter(patient__owner_id=user)
+    assert not kept.filter(file_type__contains="html").exists()
+    assert Patient.objects.filter(owner_id=user).exists()
+    # An untouched archive brings every file, typed from its content.
+    build_account(alice, patients=1)
+    clean = run_import(export_bytes(alice), username="clean", email="clean@example.org")
+    files = EntityFile.objects.filter(patient__owner_id=clean["user"]["id"])
+    assert files.exists() and set(files.values_list("file_type", flat=True)) == {"application/pdf"}
