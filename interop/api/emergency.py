@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -28,6 +27,7 @@ from interop.emergency.pdf import summary_pdf
 from interop.emergency.serializers import EmergencySummarySerializer, summary_data
 from interop.emergency.summary import emergency_summary
 from interop.models import EmergencyLink, EmergencyLinkAccess
+from interop.public import public_base
 from medikeep.api.pagination import skip_limit
 from medikeep.api.representation import FastSerializer
 from medikeep.api.views import ApiView
@@ -40,13 +40,6 @@ LINK_LEVEL = EMERGENCY_LINK_LEVEL
 PUBLIC_HEADERS = service.PUBLIC_HEADERS
 PUBLIC_SCOPE = service.PUBLIC_SCOPE
 ACCESS_LIMIT, ACCESS_MAX = 100, 500
-
-
-def public_base(request) -> str:
-    """The address links are made with: APP_PUBLIC_URL when set, else the request's host."""
-    if settings.APP_PUBLIC_URL_SET:
-        return settings.APP_PUBLIC_URL.rstrip("/")
-    return request.build_absolute_uri("/").rstrip("/")
 
 
 def pdf_response(summary, filename: str = "emergency-summary.pdf") -> HttpResponse:

@@ -20,6 +20,7 @@ from interop.fhir.links import LinkExport
 from interop.fhir.maps import REGISTRY
 from interop.fhir.maps.base import ExportContext, ResourceMap
 from interop.models import ExternalIdentifier, ServerIdentity
+from interop.public import public_base
 
 # Rows fetched per query while streaming a kind (bounds memory on big records).
 CHUNK = 500
@@ -29,7 +30,7 @@ def export_context(request, *, include_file_data: bool = False) -> ExportContext
     identity, _ = ServerIdentity.objects.get_or_create(pk=1)
     return ExportContext(
         system=str(identity),
-        base_url=request.build_absolute_uri("/").rstrip("/"),
+        base_url=public_base(request),
         namespace=identity.instance,
         include_file_data=include_file_data,
     )

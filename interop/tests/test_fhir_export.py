@@ -224,3 +224,25 @@ def test_bundle_of_every_kind_validates(alice_api, patient, fhir_export, request
         if e["url"].startswith("urn:medikeep:link:")
     ]
     assert "urn:medikeep:link:treatmentmedication" in links
+
+
+def test_file_links_use_the_public_address(
+    alice_api,
+    patient,
+    fhir_export,
+    settings,
+    local_files_storage,  # noqa: F811 - the fixture imported above
+):
+    """Behind a proxy the request's host is not what a reader can open: links use
+    APP_PUBLIC_URL when it is set, the request's host otherwise."""
+    make_records("file", patient, 1)
+
+    def link():
+        bundle = fhir_export(alice_api, patient.pk, _type="DocumentReference")
+        (entry,) = bundle["entry"]
+        return entry["resource"]["content"][0]["attachment"]["url"]
+
+    assert link().startswith("http://testserver/api/v1/entity-files/files/")
+    settings.APP_PUBLIC_URL_SET = True
+    settings.APP_PUBLIC_URL = "https://health.example.org/"
+    assert link().startswith("https://health.example.org/api/v1/entity-files/files/")
