@@ -84,6 +84,11 @@ class Parsed:
     identifiers: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def refer(self, fk_name: str, reference) -> None:
+        """Note a reference to resolve into `fk_name`, when the resource has one."""
+        if reference:
+            self.references[fk_name] = reference
+
 
 class CannotImport(Exception):
     """This resource cannot become a record here; the message says why (a skip reason)."""

@@ -117,9 +117,7 @@ class ProcedureMap(ResourceMap):
             }
         )
         practitioner_ref(parsed, first(resource.get("performer")).get("actor"))
-        condition = reference_of(first(resource.get("reasonReference")))
-        if condition:
-            parsed.references["condition"] = condition
+        parsed.refer("condition", reference_of(first(resource.get("reasonReference"))))
         return parsed
 
 
@@ -205,9 +203,7 @@ class EncounterMap(ResourceMap):
         if not parsed.fields["notes"]:
             parsed.fields["notes"] = notes_in(resource)
         practitioner_ref(parsed, first(resource.get("participant")).get("individual"))
-        condition = reference_of(first(resource.get("reasonReference")))
-        if condition:
-            parsed.references["condition"] = condition
+        parsed.refer("condition", reference_of(first(resource.get("reasonReference"))))
         return parsed
 
 
@@ -278,9 +274,7 @@ class TreatmentMap(ResourceMap):
         if not parsed.fields["mode"]:
             parsed.fields["mode"] = "simple"
         practitioner_ref(parsed, resource.get("author"))
-        condition = reference_of(first(resource.get("addresses")))
-        if condition:
-            parsed.references["condition"] = condition
+        parsed.refer("condition", reference_of(first(resource.get("addresses"))))
         return parsed
 
 

@@ -95,9 +95,7 @@ def subject(record, ctx: ExportContext) -> dict:
 
 
 def practitioner_ref(parsed: Parsed, value) -> None:
-    reference = reference_of(value)
-    if reference:
-        parsed.references["practitioner"] = reference
+    parsed.refer("practitioner", reference_of(value))
 
 
 # --- medications ------------------------------------------------------------------------------
@@ -191,9 +189,7 @@ class MedicationMap(ResourceMap):
         }
         parsed = Parsed(fields=fields)
         practitioner_ref(parsed, resource.get("informationSource"))
-        pharmacy = reference_of(self.ext_value(resource, "pharmacy"))
-        if pharmacy:
-            parsed.references["pharmacy"] = pharmacy
+        parsed.refer("pharmacy", reference_of(self.ext_value(resource, "pharmacy")))
         return parsed
 
 
@@ -447,9 +443,7 @@ class AllergyMap(ResourceMap):
                 "notes": notes_in(resource),
             }
         )
-        medication = reference_of(self.ext_value(resource, "medication"))
-        if medication:
-            parsed.references["medication"] = medication
+        parsed.refer("medication", reference_of(self.ext_value(resource, "medication")))
         return parsed
 
 

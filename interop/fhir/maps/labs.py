@@ -178,9 +178,7 @@ class LabResultMap(ResourceMap):
             "notes": str(resource.get("conclusion") or ""),
             **self.read_extras(resource),
         }
-        practitioner = reference_of_type(performers, "Practitioner")
-        if practitioner:
-            parsed.references["practitioner"] = practitioner
+        parsed.refer("practitioner", reference_of_type(performers, "Practitioner"))
         for result in resource.get("result") or []:
             reference = reference_of(result)
             if reference:

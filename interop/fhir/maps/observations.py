@@ -210,9 +210,7 @@ class VitalsMap(ObservationMap):
             "device_used": str((resource.get("device") or {}).get("display") or "")[:100],
             "notes": notes_in(resource),
         }
-        practitioner = reference_of_type(resource.get("performer"), "Practitioner")
-        if practitioner:
-            parsed.references["practitioner"] = practitioner
+        parsed.refer("practitioner", reference_of_type(resource.get("performer"), "Practitioner"))
         return parsed
 
     @staticmethod

@@ -181,9 +181,7 @@ class PatientMap(ResourceMap):
         }
         fields = {k: v for k, v in fields.items() if carried.get(k, True)}
         parsed = Parsed(fields=fields)
-        physician = reference_of(first(resource.get("generalPractitioner")))
-        if physician:
-            parsed.references["physician"] = physician
+        parsed.refer("physician", reference_of(first(resource.get("generalPractitioner"))))
         return parsed
 
 
@@ -245,9 +243,7 @@ class PractitionerMap(DirectoryMap):
             **self.read_extras(resource),
         }
         parsed = Parsed(fields=fields)
-        practice = reference_of(self.ext_value(resource, "practice"))
-        if practice:
-            parsed.references["practice"] = practice
+        parsed.refer("practice", reference_of(self.ext_value(resource, "practice")))
         return parsed
 
     def before_save(self, instance: Practitioner, parsed: Parsed, ictx: ImportContext) -> None:

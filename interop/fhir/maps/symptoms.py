@@ -337,9 +337,7 @@ class GaugeMap(ObservationMap):
         }
         moment = parse_datetime(_effective(resource), "effective")
         parsed.fields["recorded_at"] = moment or timezone.now()
-        medication = reference_of_type(resource.get("focus"), "MedicationStatement")
-        if medication:
-            parsed.references["medication"] = medication
+        parsed.refer("medication", reference_of_type(resource.get("focus"), "MedicationStatement"))
         return parsed
 
 
